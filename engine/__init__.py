@@ -1,0 +1,3 @@
+"""changegate: GitOps policy-as-code for releases, changes and freezes."""
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,43 @@
+"""Where reports go and whether they are coloured: shared by the reporting commands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from engine.errors import UsageError
+
+
+def add_output(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    parser.add_argument("--format", choices=formats, default=formats[0], help="report format")
+    parser.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+
+
+@contextlib.contextmanager
+def opened(args: argparse.Namespace) -> Iterator[TextIO]:
+    target: Path | None = getattr(args, "output", None)
+    if target is None:
+        yield sys.stdout
+        return
+    try:
+        stream = target.open("w", encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise UsageError(f"--output {target}: {error.strerror or error}") from None
+    with stream:
+        yield stream
+
+
+def use_color(args: argparse.Namespace, stream: TextIO) -> bool:
+    choice = getattr(args, "color", "auto")
+    if choice != "auto":
+        return bool(choice == "always")
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()

@@ -1,0 +1,50 @@
+"""What a check found: one :class:`Finding` per rule outcome worth reporting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Severity(StrEnum):
+    DENY = "deny"
+    WARN = "warn"
+    INFO = "info"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    FAIL = "fail"
+    SKIP = "skip"
+    WAIVED = "waived"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """A rule's outcome on one document (or one file, for problems found before documents).
+
+    ``kind`` and ``name`` are None when the document could not be identified (a YAML error,
+    a document without ``kind``). ``field`` is the dotted field path the finding points at.
+    """
+
+    rule: str
+    severity: Severity
+    outcome: Outcome
+    message: str
+    path: Path
+    line: int
+    column: int
+    kind: str | None = None
+    name: str | None = None
+    field: str | None = None
+
+    @property
+    def denies(self) -> bool:
+        """Does this finding make the decision ``deny``?"""
+        return self.severity is Severity.DENY and self.outcome in {Outcome.FAIL, Outcome.ERROR}
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (str(self.path), self.line, self.column, self.rule)

@@ -1,0 +1,15 @@
+"""The JSON verdict of SPEC §8 (stable, versioned)."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from engine.paths import display_path
+from engine.verdict import Verdict
+
+
+def report(verdict: Verdict, out: TextIO, *, color: bool) -> None:
+    del color  # machines read this
+    json.dump(verdict.to_json(display_path), out, indent=2, ensure_ascii=False)
+    out.write("\n")

@@ -1,0 +1,74 @@
+"""Linter-style text: ``path:line:col: rule: message``, then one summary line."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from engine.findings import Finding, Outcome, Severity
+from engine.paths import display_path
+from engine.verdict import Verdict
+
+_RESET = "\033[0m"
+_STYLES = {
+    "path": "\033[1m",
+    "rule": "\033[36m",
+    "deny": "\033[31m",
+    "warn": "\033[33m",
+    "info": "\033[34m",
+    "ok": "\033[32m",
+    "dim": "\033[2m",
+}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_STYLES[style]}{text}{_RESET}" if color else text
+
+
+def _tag(finding: Finding) -> tuple[str, str]:
+    """A word before the message for anything but a plain deny failure, and its colour."""
+    if finding.outcome is Outcome.ERROR:
+        return "error: ", "deny"
+    if finding.outcome is Outcome.WAIVED:
+        return "waived: ", "dim"
+    if finding.outcome is Outcome.SKIP:
+        return "skipped: ", "dim"
+    if finding.severity is Severity.WARN:
+        return "warning: ", "warn"
+    if finding.severity is Severity.INFO:
+        return "info: ", "info"
+    return "", "deny"
+
+
+def line(finding: Finding, *, color: bool) -> str:
+    where = f"{display_path(finding.path)}:{finding.line}:{finding.column}"
+    tag, style = _tag(finding)
+    message = finding.message.replace("\n", " ")
+    return (
+        f"{_paint(where, 'path', color)}: {_paint(finding.rule, 'rule', color)}: "
+        f"{_paint(tag, style, color) if tag else ''}{message}"
+    )
+
+
+def summary(verdict: Verdict, *, color: bool) -> str:
+    counts = verdict.summary
+    documents = f"{counts['documents']} document{'s' if counts['documents'] != 1 else ''}"
+    parts = [
+        f"{counts[key]} {label}"
+        for key, label in (
+            ("failed", "failed"),
+            ("errors", "errors"),
+            ("warnings", "warnings"),
+            ("waived", "waived"),
+        )
+        if counts[key]
+    ]
+    if verdict.decision == "deny":
+        return _paint(f"✗ deny: {', '.join(parts)} in {documents}", "deny", color)
+    detail = f" ({', '.join(parts)})" if parts else ", no problems"
+    return _paint(f"✓ allow: {documents} checked{detail}", "ok", color)
+
+
+def report(verdict: Verdict, out: TextIO, *, color: bool) -> None:
+    for finding in verdict.findings:
+        out.write(line(finding, color=color) + "\n")
+    out.write(summary(verdict, color=color) + "\n")

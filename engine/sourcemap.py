@@ -1,0 +1,66 @@
+"""Where each value of a loaded document came from: field path -> line and column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+FieldPath = tuple[str | int, ...]
+
+
+class Position(NamedTuple):
+    """A 1-based line and column in a file."""
+
+    line: int
+    column: int
+
+
+def format_field(path: Iterable[str | int]) -> str:
+    """``("spec", "rollback", 0, "step")`` -> ``spec.rollback[0].step``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = part
+    return out
+
+
+def parse_field(text: str) -> FieldPath:
+    """The inverse of :func:`format_field`, for the ``field`` of policy rules."""
+    parts: list[str | int] = []
+    for dotted in text.replace("[", ".[").split("."):
+        if not dotted:
+            continue
+        if dotted.startswith("[") and dotted.endswith("]") and dotted[1:-1].isdigit():
+            parts.append(int(dotted[1:-1]))
+        else:
+            parts.append(dotted)
+    return tuple(parts)
+
+
+class SourceMap:
+    """Positions of a document's mapping keys and sequence items, by field path.
+
+    A path that is not in the map (a missing field, or one inside an alias) resolves to its
+    nearest ancestor that is, so every finding still lands on a real line.
+    """
+
+    __slots__ = ("_positions", "root")
+
+    def __init__(self, root: Position, positions: Mapping[FieldPath, Position]) -> None:
+        self.root = root
+        self._positions = positions
+
+    def locate(self, path: FieldPath) -> Position:
+        while path:
+            found = self._positions.get(path)
+            if found is not None:
+                return found
+            path = path[:-1]
+        return self.root
+
+    def has(self, path: FieldPath) -> bool:
+        return path in self._positions

@@ -1,0 +1,96 @@
+"""The verdict: every reported finding, the decision, and the stable JSON shape of SPEC §8."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from engine.findings import Finding, Outcome, Severity
+from engine.times import format_instant
+
+API_VERSION: Final = "changegate/v1"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``findings`` holds what is worth reporting (every outcome but pass), in file order."""
+
+    event: str
+    at: datetime
+    findings: tuple[Finding, ...]
+    documents: int
+    rules: int
+    backend: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        event: str,
+        at: datetime,
+        findings: Iterable[Finding],
+        documents: int,
+        rules: int,
+        backend: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Verdict:
+        ordered = tuple(sorted(findings, key=lambda f: f.sort_key))
+        return cls(event, at, ordered, documents, rules, backend, extra or {})
+
+    @property
+    def decision(self) -> str:
+        return "deny" if any(f.denies for f in self.findings) else "allow"
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "documents": self.documents,
+            "rules": self.rules,
+            "failed": self._count(Outcome.FAIL, Severity.DENY),
+            "warnings": self._count(Outcome.FAIL, Severity.WARN),
+            "errors": sum(1 for f in self.findings if f.outcome is Outcome.ERROR),
+            "waived": sum(1 for f in self.findings if f.outcome is Outcome.WAIVED),
+        }
+
+    def _count(self, outcome: Outcome, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.outcome is outcome and f.severity is severity)
+
+    def to_json(self, display: Any = None) -> dict[str, Any]:
+        """The verdict as SPEC §8 fixes it; ``display`` turns paths into shown strings."""
+        show = display or (lambda p: Path(p).as_posix())
+        out: dict[str, Any] = {
+            "apiVersion": API_VERSION,
+            "kind": "Verdict",
+            "decision": self.decision,
+            "event": self.event,
+            "at": format_instant(self.at),
+            "summary": self.summary,
+            "findings": [finding_json(f, show) for f in self.findings],
+        }
+        if self.backend:
+            out["engine"] = {"celBackend": self.backend}
+        out.update(self.extra)
+        return out
+
+
+def finding_json(finding: Finding, show: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "kind": finding.kind,
+        "name": finding.name,
+        "path": show(finding.path),
+        "line": finding.line,
+        "column": finding.column,
+    }
+    if finding.field:
+        document["field"] = finding.field
+    return {
+        "rule": finding.rule,
+        "severity": str(finding.severity),
+        "outcome": str(finding.outcome),
+        "message": finding.message,
+        "document": document,
+    }

@@ -1,0 +1,1 @@
+"""JSON Schemas of the document kinds, shipped inside the wheel as ``engine.bundled.schemas``."""
