@@ -14,6 +14,7 @@ from engine.documents import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding
 from engine.loader import load_file
+from engine.paths import display_path
 
 CONFIG_FILE: Final = "changegate.yaml"
 
@@ -114,8 +115,8 @@ def defaults() -> Config:
 
 
 def load_config(path: Path, check: Any) -> Config:
-    """Read ``path``; ``check`` returns the schema findings of a document (the SchemaSet's
-    ``check``). Any problem is a ConfigError (exit 2) listing every finding."""
+    """Read ``path``; ``check`` returns the findings of a document (schema and semantics).
+    Any problem is a ConfigError (exit 2) listing every finding."""
     loaded = load_file(path)
     documents, findings = identify(loaded)
     configs = [d for d in documents if d.kind == "Config"]
@@ -145,8 +146,8 @@ def load_config(path: Path, check: Any) -> Config:
 
 
 def _describe(path: Path, findings: list[Finding]) -> str:
-    lines = [f"invalid configuration {path}:"]
+    lines = [f"invalid configuration in {display_path(path)}:"]
     for finding in sorted(findings, key=lambda f: f.sort_key):
-        lines.append(f"  {finding.path}:{finding.line}:{finding.column}: {finding.message}")
-    lines.append("fix the file, or check it with: changegate validate " + str(path))
+        where = f"{display_path(finding.path)}:{finding.line}:{finding.column}"
+        lines.append(f"  {where}: {finding.message}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from typing import Final
 from engine.config import CONFIG_FILE
 from engine.errors import UsageError
 from engine.globs import literal_prefix, match_path
+from engine.paths import real
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 
@@ -32,8 +33,8 @@ def resolve_root(repo: Path | None, paths: Sequence[Path], cwd: Path) -> Path:
     if repo is not None:
         if not repo.is_dir():
             raise UsageError(f"--repo {repo}: no such directory")
-        return repo.resolve()
-    roots = {find_root(p.resolve()) or cwd.resolve() for p in paths} if paths else set()
+        return real(repo)
+    roots = {find_root(real(p)) or real(cwd) for p in paths} if paths else set()
     if len(roots) > 1:
         shown = ", ".join(sorted(str(r) for r in roots))
         raise UsageError(
@@ -42,12 +43,14 @@ def resolve_root(repo: Path | None, paths: Sequence[Path], cwd: Path) -> Path:
         )
     if roots:
         return roots.pop()
-    return find_root(cwd.resolve()) or cwd.resolve()
+    return find_root(real(cwd)) or real(cwd)
 
 
 def relative_posix(path: Path, root: Path) -> str | None:
+    """``path`` relative to ``root``, following symlinked folders but not the file's own
+    link (a dangling or looping symlink is still the file the user named)."""
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return (real(path.parent) / path.name).relative_to(root).as_posix()
     except ValueError:
         return None
 

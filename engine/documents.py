@@ -173,12 +173,16 @@ def _envelope(
     if "kind" not in data:
         problem((), f"missing kind: one of {', '.join(KINDS)}")
         kind = None
-    elif not isinstance(kind, str) or kind not in KINDS:
-        shown = kind if isinstance(kind, str) else _describe(kind)
-        hint = did_you_mean(shown, KINDS) if isinstance(kind, str) else ""
+    elif not isinstance(kind, str):
+        problem(
+            ("kind",), f"kind must be a string, not {_describe(kind)}: one of {', '.join(KINDS)}"
+        )
+        kind = None
+    elif kind not in KINDS:
+        hint = did_you_mean(kind, KINDS)
         problem(
             ("kind",),
-            f"unknown kind {shown!r}" + (hint or f": changegate knows {', '.join(KINDS)}"),
+            f"unknown kind {kind!r}" + (hint or f": changegate knows {', '.join(KINDS)}"),
         )
         kind = None
     if api_version != API_VERSION:

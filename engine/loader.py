@@ -36,8 +36,17 @@ class _PurePythonParser(Reader, Scanner, Parser):
         Parser.__init__(self)
 
 
-# libyaml's parser is ~7x faster; both produce the same events.
-_Parser: Any = getattr(yaml, "CParser", None) or _PurePythonParser
+def _fastest_parser() -> Any:
+    """libyaml's parser (~7x faster) where PyYAML was built with it; both give the same
+    events. ``CParser`` lives in ``yaml.cyaml`` and is not re-exported by ``yaml``."""
+    try:
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - depends on how PyYAML was built
+        return _PurePythonParser
+    return CParser
+
+
+_Parser: Any = _fastest_parser()
 
 
 class Limits(NamedTuple):
@@ -47,6 +56,7 @@ class Limits(NamedTuple):
     max_depth: int = 64
     max_aliases: int = 100
     max_values: int = 250_000  # per document, counting every alias expansion
+    max_scalar: int = 65_536  # characters in one key or value
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -232,11 +242,28 @@ class _Builder:
                     values += size
                 else:
                     values += 1
+                    if len(event.value) > limits.max_scalar:
+                        raise _Abort(
+                            Problem(
+                                *pos,
+                                f"a value of {len(event.value):,} characters, over the "
+                                f"{limits.max_scalar:,}-character limit: link to long text "
+                                "instead of pasting it",
+                            )
+                        )
                     try:
                         value = self._scalar(event, pos)
                     except _TagError as error:
                         self.problems.append(Problem(*error.mark, str(error)))
                         value = event.value
+                    if isinstance(value, float) and not math.isfinite(value):
+                        self.problems.append(
+                            Problem(
+                                *pos,
+                                f"{event.value} is not a usable number (infinite or not a "
+                                "number): write a finite number",
+                            )
+                        )
                     if event.anchor is not None:
                         anchors[event.anchor] = (value, 1)
                 if values > limits.max_values:
@@ -326,7 +353,7 @@ class _Builder:
         event: Any,
         positions: dict[FieldPath, Position],
     ) -> None:
-        if not alias and event.value == "<<" and event.style is None:
+        if not alias and event.value == "<<" and not event.style:  # plain: None or ""
             self.problems.append(
                 Problem(
                     *pos,
@@ -382,7 +409,7 @@ def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedF
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        builder.problems.append(Problem(line, column, _describe_yaml_error(error)))
+        builder.problems.append(Problem(line, column, _describe_yaml_error(error, text)))
     except yaml.YAMLError as error:  # ReaderError and friends: no mark, maybe a position
         position = getattr(error, "position", None)
         line, column = _line_col(text, position) if isinstance(position, int) else (1, 1)
@@ -390,17 +417,41 @@ def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedF
     return LoadedFile(path, tuple(builder.documents), tuple(builder.problems))
 
 
-def _describe_yaml_error(error: yaml.MarkedYAMLError) -> str:
-    parts = [p for p in (error.context, error.problem) if p]
-    detail = ", ".join(parts) or "syntax error"
+def _describe_yaml_error(error: yaml.MarkedYAMLError, text: str) -> str:
+    problem = error.problem or "syntax error"
+    mark = error.problem_mark
+    detail = f"{error.context}, {problem}" if error.context else problem
+    opened = error.context_mark
+    if opened is not None and mark is not None and opened.line != mark.line:
+        detail += f" (the {_what(error.context)} started at line {opened.line + 1})"
     hint = ""
-    if error.problem and "tab" in error.problem:
+    if "\\t" in problem or "tab" in problem or (mark is not None and _char_at(text, mark) == "\t"):
         hint = ": indent with spaces, not tabs"
-    elif error.problem and "mapping values are not allowed" in error.problem:
+    elif "mapping values are not allowed" in problem:
         hint = ": quote the value if it contains ': ', or fix the indentation"
-    elif error.problem and "could not find expected ':'" in error.problem:
+    elif "could not find expected ':'" in problem:
         hint = ": a key needs ': ' after it; check the indentation above"
+    elif "flow sequence" in (error.context or ""):
+        hint = ": close the list with ]"
+    elif "flow mapping" in (error.context or ""):
+        hint = ": close the mapping with }"
     return f"not valid YAML: {detail}{hint}"
+
+
+def _char_at(text: str, mark: Any) -> str:
+    lines = text.splitlines()
+    line: int = mark.line
+    column: int = mark.column
+    if line < len(lines) and column < len(lines[line]):
+        return lines[line][column]
+    return ""
+
+
+def _what(context: str | None) -> str:
+    for what in ("flow sequence", "flow mapping", "block mapping", "block collection"):
+        if context and what in context:
+            return {"flow sequence": "list", "flow mapping": "mapping"}.get(what, "block")
+    return "block"
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def real(path: Path) -> Path:
+    """``path`` made absolute with symlinks followed; unlike ``Path.resolve`` on Python 3.11,
+    a symlink loop is returned as it is instead of raising."""
+    return Path(os.path.realpath(path))
 
 
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """Relative to the working directory when under it (clickable in terminals and in CI
     annotations, which run from the checkout's root); absolute otherwise."""
-    base = (cwd or Path.cwd()).resolve()
+    base = real(cwd or Path.cwd())
     absolute = path if path.is_absolute() else base / path
     try:
         return absolute.relative_to(base).as_posix()

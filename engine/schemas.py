@@ -160,6 +160,10 @@ def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
                     rule, f"missing required field {key!r}{where}{hint}", field=path
                 )
         return
+    if "propertyNames" in error.relative_schema_path and isinstance(value, str):
+        # the error sits on the mapping; the culprit is one of its keys
+        yield document.finding(rule, _describe(f"{field} key", error), field=(*path, value))
+        return
     if validator in {"oneOf", "anyOf"}:
         alternatives = _required_alternatives(expected)
         if alternatives is not None:
@@ -237,7 +241,7 @@ def _hint_for(schema: dict[str, Any]) -> str:
     if "enum" in schema:
         return ": one of " + ", ".join(str(v) for v in schema["enum"])
     if description:
-        return f": {description.rstrip('.')}{shown}"
+        return f": {description[0].lower()}{description[1:].rstrip('.')}{shown}"
     return shown
 
 

@@ -13,10 +13,17 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     if _fold(word) in folded:
         return folded[_fold(word)]
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
-    if match:
-        return match[0]
-    match = difflib.get_close_matches(_fold(word), list(folded), n=1, cutoff=0.7)
-    return folded[match[0]] if match else None
+    if not match:
+        found = difflib.get_close_matches(_fold(word), list(folded), n=1, cutoff=0.7)
+        match = [folded[found[0]]] if found else []
+    if match and _digits_only_differ(word, match[0]):
+        return None  # SEV-9 is not a typo of SEV-4: numbers carry meaning
+    return match[0] if match else None
+
+
+def _digits_only_differ(word: str, candidate: str) -> bool:
+    strip = str.maketrans("", "", "0123456789")
+    return word != candidate and word.translate(strip) == candidate.translate(strip)
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -25,6 +25,7 @@ class Verdict:
     rules: int
     backend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    files: int | None = None
 
     @classmethod
     def of(
@@ -37,9 +38,10 @@ class Verdict:
         rules: int,
         backend: str | None = None,
         extra: dict[str, Any] | None = None,
+        files: int | None = None,
     ) -> Verdict:
         ordered = tuple(sorted(findings, key=lambda f: f.sort_key))
-        return cls(event, at, ordered, documents, rules, backend, extra or {})
+        return cls(event, at, ordered, documents, rules, backend, extra or {}, files)
 
     @property
     def decision(self) -> str:

@@ -45,12 +45,16 @@ class Workspace:
     ) -> Workspace:
         root = resolve_root(repo, paths, cwd or Path.cwd())
         schemas = SchemaSet()
+
+        def check(document: Document) -> list[Finding]:
+            return schemas.check(document) + semantics.check(document, defaults())
+
         if config_file is not None:
             if not config_file.is_file():
                 raise UsageError(f"--config {config_file}: no such file")
-            config = load_config(config_file, schemas.check)
+            config = load_config(config_file, check)
         elif (root / CONFIG_FILE).is_file():
-            config = load_config(root / CONFIG_FILE, schemas.check)
+            config = load_config(root / CONFIG_FILE, check)
         else:
             config = defaults()
         return cls(root=root, config=config, schemas=schemas)

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         )
     workspace = Workspace.open(repo=args.repo, config_file=args.config)
     target = _target(args.output, workspace.root, kind, name)
-    shown = "-" if target is None else display_path(target)
+    where = target or _target(None, workspace.root, kind, name)
+    shown = display_path(where) if where else "-"
     text = render(kind, name, workspace, args.now, shown)
     if target is None:
         sys.stdout.write(text)

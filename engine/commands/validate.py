@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         findings=inventory.findings,
         documents=len(inventory.documents),
         rules=len(inventory.rules),
+        files=inventory.files,
     )
     with opened(args) as out:
         REPORTERS[args.format](verdict, out, color=use_color(args, out))

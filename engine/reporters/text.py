@@ -51,7 +51,9 @@ def line(finding: Finding, *, color: bool) -> str:
 
 def summary(verdict: Verdict, *, color: bool) -> str:
     counts = verdict.summary
-    documents = f"{counts['documents']} document{'s' if counts['documents'] != 1 else ''}"
+    documents = _plural(counts["documents"], "document")
+    if verdict.files is not None:
+        documents += f" from {_plural(verdict.files, 'file')}"
     parts = [
         f"{counts[key]} {label}"
         for key, label in (
@@ -66,6 +68,10 @@ def summary(verdict: Verdict, *, color: bool) -> str:
         return _paint(f"✗ deny: {', '.join(parts)} in {documents}", "deny", color)
     detail = f" ({', '.join(parts)})" if parts else ", no problems"
     return _paint(f"✓ allow: {documents} checked{detail}", "ok", color)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def report(verdict: Verdict, out: TextIO, *, color: bool) -> None:
