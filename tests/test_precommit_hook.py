@@ -34,7 +34,9 @@ def hook() -> dict[str, object]:
         ("changes/README.md", False),
     ],
 )
-def test_hook_selects_governed_documents(hook: dict[str, object], path: str, selected: bool) -> None:
+def test_hook_selects_governed_documents(
+    hook: dict[str, object], path: str, selected: bool
+) -> None:
     assert bool(re.search(str(hook["files"]), path)) is selected
 
 
