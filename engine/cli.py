@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 from engine import __version__
-from engine.commands import new, schema, validate
+from engine.commands import check, new, schema, validate
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
 from engine.times import parse_instant
 
@@ -25,6 +25,7 @@ class Command(Protocol):
 
 COMMANDS: dict[str, Command] = {
     "validate": validate,
+    "check": check,
     "schema": schema,
     "new": new,
 }

@@ -13,7 +13,7 @@ from typing import Any, Final
 from engine.documents import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding
-from engine.loader import load_file
+from engine.loader import LoadedFile, load_file
 from engine.paths import display_path
 
 CONFIG_FILE: Final = "changegate.yaml"
@@ -117,7 +117,12 @@ def defaults() -> Config:
 def load_config(path: Path, check: Any) -> Config:
     """Read ``path``; ``check`` returns the findings of a document (schema and semantics).
     Any problem is a ConfigError (exit 2) listing every finding."""
-    loaded = load_file(path)
+    return config_from(load_file(path), check)
+
+
+def config_from(loaded: LoadedFile, check: Any) -> Config:
+    """The Config of an already loaded file (from disk or from a git ref)."""
+    path = loaded.path
     documents, findings = identify(loaded)
     configs = [d for d in documents if d.kind == "Config"]
     for document in documents:

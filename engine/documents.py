@@ -25,6 +25,7 @@ KINDS: Final = {
     "Config": "config.json",
     "Policy": "policy.json",
     "Waiver": "waiver.json",
+    "PolicyTest": "policy-test.json",
 }
 
 ENVELOPE_RULE: Final = "schema/envelope"

@@ -48,3 +48,14 @@ class Finding:
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
         return (str(self.path), self.line, self.column, self.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One rule's outcome on one document, passes included: the full record of a run."""
+
+    rule: str
+    outcome: Outcome
+    severity: Severity
+    kind: str
+    name: str | None

@@ -12,6 +12,12 @@ def real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def absolute(path: Path) -> Path:
+    """One spelling per file: absolute, with its folder's symlinks followed (not the file's
+    own link, so a dangling link is still the file the user named)."""
+    return real(path.parent) / path.name
+
+
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """Relative to the working directory when under it (clickable in terminals and in CI
     annotations, which run from the checkout's root); absolute otherwise."""

@@ -35,6 +35,7 @@ def _optional(module: str) -> Any:
 jsonschema_rs = _optional("jsonschema_rs")
 
 COMMON: Final = "common.json"
+CONTEXT: Final = "context.json"
 
 # Fields that exist in the domain templates but that changegate derives instead of reading.
 _DERIVED: Final = {
@@ -50,7 +51,7 @@ class SchemaSet:
 
     def __init__(self) -> None:
         self._raw: dict[str, dict[str, Any]] = {}
-        for file in (*KINDS.values(), COMMON):
+        for file in (*KINDS.values(), COMMON, CONTEXT):
             self._raw[file] = json.loads(bundled("schemas", file).read_text(encoding="utf-8"))
 
     def schema(self, kind: str) -> dict[str, Any]:
@@ -85,6 +86,11 @@ class SchemaSet:
             for kind in KINDS
         }
 
+    def context_errors(self, data: Any) -> list[ValidationError]:
+        """Problems of a request context file (SPEC §5) against its schema."""
+        validator = Draft202012Validator(self._raw[CONTEXT], registry=self._registry)
+        return list(validator.iter_errors(data))
+
     def is_valid(self, kind: str, instance: Any) -> bool:
         fast = self._fast.get(kind)
         if fast is not None:
@@ -109,7 +115,8 @@ class SchemaSet:
         common = self.common
         if kind is not None:
             schema = dict(self.schema(kind))
-            schema["$defs"] = {**schema.get("$defs", {}), common["$id"]: common}
+            embedded = {r["$id"]: r for r in self._referenced(schema)}
+            schema["$defs"] = {**schema.get("$defs", {}), **embedded}
             return schema
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -128,6 +135,30 @@ class SchemaSet:
             ],
             "$defs": {schema["$id"]: schema for schema in self._raw.values()},
         }
+
+    def _referenced(self, schema: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every other schema file ``schema`` reaches through $ref, transitively."""
+        found: dict[str, dict[str, Any]] = {}
+        pending = [schema]
+        while pending:
+            for ref in _refs(pending.pop()):
+                file = ref.split("#", 1)[0]
+                if file and file in self._raw and file not in found:
+                    found[file] = self._raw[file]
+                    pending.append(self._raw[file])
+        return [found[f] for f in sorted(found)]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            elif key not in {"examples", "enum", "const"}:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
 
 def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from engine.findings import Finding, Outcome, Severity
+from engine import __version__
+from engine.findings import Evaluation, Finding, Outcome, Severity
 from engine.times import format_instant
 
 API_VERSION: Final = "changegate/v1"
@@ -73,8 +74,9 @@ class Verdict:
             "summary": self.summary,
             "findings": [finding_json(f, show) for f in self.findings],
         }
+        out["engine"] = {"version": __version__}
         if self.backend:
-            out["engine"] = {"celBackend": self.backend}
+            out["engine"]["celBackend"] = self.backend
         out.update(self.extra)
         return out
 
@@ -96,3 +98,13 @@ def finding_json(finding: Finding, show: Any) -> dict[str, Any]:
         "message": finding.message,
         "document": document,
     }
+
+
+@dataclass
+class Report:
+    """What reporters receive: the verdict, every evaluation (passes included) and, per rule
+    id, its documentation (for SARIF help and JUnit)."""
+
+    verdict: Verdict
+    evaluations: Sequence[Evaluation] = ()
+    rule_docs: Mapping[str, str] = field(default_factory=dict)

@@ -5,15 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine import semantics
-from engine.config import CONFIG_FILE, Config, defaults, load_config
+from engine.config import CONFIG_FILE, Config, config_from, defaults, load_config
 from engine.discovery import discover, resolve_root
 from engine.documents import Document, duplicate_names, identify
 from engine.errors import UsageError
 from engine.findings import Finding
-from engine.loader import load_file
+from engine.loader import load_bytes, load_file
+from engine.paths import absolute, real
 from engine.schemas import SchemaSet
+
+
+def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Config:
+    from engine.gitrepo import GitRepo
+
+    repo = GitRepo.find(root)
+    if repo is None:
+        raise UsageError(f"--policies-from {ref}: {root} is not in a git repository")
+    sha = repo.resolve(ref)
+    target = config_file if config_file is not None else root / CONFIG_FILE
+    relative = repo.relative(target if target.is_absolute() else Path.cwd() / target)
+    data = repo.read(sha, relative) if relative else None
+    if data is None:
+        return defaults()
+    return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check)
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,7 @@ class Inventory:
     findings: tuple[Finding, ...]
     files: int
     rules: frozenset[str]
+    named: frozenset[Path] = frozenset()  # files given as paths (when the repository is loaded too)
 
 
 @dataclass(frozen=True)
@@ -42,14 +60,19 @@ class Workspace:
         config_file: Path | None,
         paths: Sequence[Path] = (),
         cwd: Path | None = None,
+        config_ref: str | None = None,
     ) -> Workspace:
+        """The repository, its config and schemas. With ``config_ref``, changegate.yaml is
+        read from that git ref instead of the working tree (``--policies-from``)."""
         root = resolve_root(repo, paths, cwd or Path.cwd())
         schemas = SchemaSet()
 
         def check(document: Document) -> list[Finding]:
             return schemas.check(document) + semantics.check(document, defaults())
 
-        if config_file is not None:
+        if config_ref is not None:
+            config = _config_at(config_ref, root, config_file, check)
+        elif config_file is not None:
             if not config_file.is_file():
                 raise UsageError(f"--config {config_file}: no such file")
             config = load_config(config_file, check)
@@ -59,18 +82,37 @@ class Workspace:
             config = defaults()
         return cls(root=root, config=config, schemas=schemas)
 
-    def files(self, paths: Sequence[Path] = ()) -> list[Path]:
-        found = discover(self.root, self.config.include, self.config.exclude, paths)
+    def explicit(self, paths: Sequence[Path]) -> tuple[Path, ...]:
+        """The paths that name something narrower than the repository: the root itself (as
+        in ``changegate check examples/acme-shop``) means the whole repository."""
+        return tuple(p for p in paths if not (p.is_dir() and real(p) == self.root))
+
+    def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Path]:
+        """The files to load: the given paths, or the repository's documents, or both."""
+        paths = self.explicit(paths)
+        found = {
+            absolute(p)
+            for p in discover(self.root, self.config.include, self.config.exclude, paths)
+        }
+        if repository and paths:
+            found.update(
+                absolute(p)
+                for p in discover(self.root, self.config.include, self.config.exclude, ())
+            )
         if not found:
             raise UsageError(
                 f"no governed documents in {self.root} (looked for "
                 f"{', '.join(self.config.include)}); run changegate in the repository root, "
                 "pass --repo, or set documents.include in changegate.yaml"
             )
-        return found
+        return sorted(found)
 
-    def load(self, paths: Sequence[Path] = ()) -> Inventory:
-        files = self.files(paths)
+    def load(self, paths: Sequence[Path] = (), *, repository: bool = False) -> Inventory:
+        """Load and check documents. With ``repository``, the whole repository is loaded
+        besides the given paths (policies look across documents); ``named`` says which files
+        were given."""
+        paths = self.explicit(paths)
+        files = self.files(paths, repository=repository)
         documents: list[Document] = []
         valid: list[Document] = []
         findings: list[Finding] = []
@@ -89,10 +131,15 @@ class Workspace:
             findings.append(finding)
             doubled.add(id(document))
         rules = {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
+        named = frozenset(
+            absolute(p)
+            for p in discover(self.root, self.config.include, self.config.exclude, paths)
+        )
         return Inventory(
             documents=tuple(documents),
             valid=tuple(d for d in valid if id(d) not in doubled),
             findings=tuple(findings),
             files=len(files),
             rules=frozenset(rules),
+            named=named if paths else frozenset(),
         )

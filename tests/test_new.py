@@ -18,6 +18,7 @@ FOLDERS = {
     "Policy": "policies/NAME-1.yaml",
     "Waiver": "policies/waivers/NAME-1.yaml",
     "Config": "changegate.yaml",
+    "PolicyTest": "policies/tests/NAME-1.yaml",
 }
 
 
@@ -40,7 +41,7 @@ def test_all_kinds_together_validate(cli, in_tmp: Path) -> None:
         assert cli("new", kind, "X-1").code == 0
     result = cli("validate")
     assert result.code == 0, result.out
-    assert "8 documents" in result.out
+    assert "9 documents" in result.out
 
 
 def test_templates_carry_the_domain_fields(cli, in_tmp: Path) -> None:

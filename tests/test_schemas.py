@@ -44,7 +44,7 @@ def subschemas(schema: Any, path: str = "#") -> Iterator[tuple[str, dict[str, An
 
 def test_every_kind_has_a_schema_file() -> None:
     names = {p.name for p in SCHEMAS}
-    assert set(KINDS.values()) | {"common.json"} == names
+    assert set(KINDS.values()) | {"common.json", "context.json"} == names
 
 
 @pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
@@ -90,9 +90,12 @@ def test_examples_validate_against_their_schema(path: Path, registry: Registry[A
     assert checked > 3
 
 
+CONTEXTS = sorted((EXAMPLES / "acme-shop" / "contexts").glob("*.yaml"))
+
+
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in (EXAMPLES / "acme-shop").rglob("*.yaml")),
+    sorted(p for p in (EXAMPLES / "acme-shop").rglob("*.yaml") if p not in CONTEXTS),
     ids=lambda p: p.name,
 )
 def test_acme_shop_documents_validate(path: Path, schemas: SchemaSet) -> None:
@@ -100,6 +103,12 @@ def test_acme_shop_documents_validate(path: Path, schemas: SchemaSet) -> None:
     assert problems == []
     for document in documents:
         assert schemas.check(document) == []
+
+
+@pytest.mark.parametrize("path", CONTEXTS, ids=lambda p: p.name)
+def test_shipped_contexts_validate(path: Path, schemas: SchemaSet) -> None:
+    [document] = load_file(path).documents
+    assert [e.message for e in schemas.context_errors(document.data)] == []
 
 
 def test_bundled_schema_is_self_contained(schemas: SchemaSet) -> None:

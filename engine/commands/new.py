@@ -31,6 +31,7 @@ FOLDERS: Final = {
     "Incident": "incidents",
     "Policy": "policies",
     "Waiver": "policies/waivers",
+    "PolicyTest": "policies/tests",
 }
 _NAME: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?\Z")
 _NUMBER: Final = r"(?:0|[1-9][0-9]*)"

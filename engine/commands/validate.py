@@ -9,7 +9,7 @@ from engine.commands.output import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.reporters import json as json_reporter
 from engine.reporters import text as text_reporter
-from engine.verdict import Verdict
+from engine.verdict import Report, Verdict
 from engine.workspace import Workspace
 
 HELP = "schema-check documents"
@@ -34,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
         files=inventory.files,
     )
     with opened(args) as out:
-        REPORTERS[args.format](verdict, out, color=use_color(args, out))
+        REPORTERS[args.format](Report(verdict), out, color=use_color(args, out))
     return EXIT_DENIED if verdict.decision == "deny" else EXIT_OK

@@ -6,10 +6,10 @@ import json
 from typing import TextIO
 
 from engine.paths import display_path
-from engine.verdict import Verdict
+from engine.verdict import Report
 
 
-def report(verdict: Verdict, out: TextIO, *, color: bool) -> None:
+def report(report: Report, out: TextIO, *, color: bool) -> None:
     del color  # machines read this
-    json.dump(verdict.to_json(display_path), out, indent=2, ensure_ascii=False)
+    json.dump(report.verdict.to_json(display_path), out, indent=2, ensure_ascii=False)
     out.write("\n")

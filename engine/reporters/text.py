@@ -6,7 +6,7 @@ from typing import TextIO
 
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
-from engine.verdict import Verdict
+from engine.verdict import Report, Verdict
 
 _RESET = "\033[0m"
 _STYLES = {
@@ -74,7 +74,8 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def report(verdict: Verdict, out: TextIO, *, color: bool) -> None:
+def report(report: Report, out: TextIO, *, color: bool) -> None:
+    verdict = report.verdict
     for finding in verdict.findings:
         out.write(line(finding, color=color) + "\n")
     out.write(summary(verdict, color=color) + "\n")

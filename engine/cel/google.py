@@ -1,0 +1,104 @@
+"""The cel-expr-python backend: Google's C++ CEL runtime. The only module importing it."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from engine.cel import CelType, CompileError, EvalError, Function, friendly
+
+_POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
+
+
+def importable() -> bool:
+    return importlib.util.find_spec("cel_expr_python") is not None
+
+
+def _types(cel: Any) -> dict[CelType, Any]:
+    text_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
+    return {
+        CelType.BOOL: cel.Type.BOOL,
+        CelType.INT: cel.Type.INT,
+        CelType.DOUBLE: cel.Type.DOUBLE,
+        CelType.STRING: cel.Type.STRING,
+        CelType.TIMESTAMP: cel.Type.TIMESTAMP,
+        CelType.DURATION: cel.Type.DURATION,
+        # A map parameter must be declared map(string, dyn): dyn does not match maps at run time.
+        CelType.MAP: text_map,
+        CelType.LIST: cel.Type.List(cel.Type.DYN),
+        CelType.STRING_LIST: cel.Type.List(cel.Type.STRING),
+        CelType.DYN: cel.Type.DYN,
+    }
+
+
+def _guarded(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """Exceptions from a function become CEL errors carrying their message."""
+
+    @functools.wraps(impl)
+    def call(*args: Any) -> Any:
+        try:
+            return impl(*args)
+        except Exception as error:
+            raise ValueError(f"{impl.__name__}: {error}") from error
+
+    return call
+
+
+class GoogleBackend:
+    name = "cel-expr-python"
+
+    def __init__(self, variables: Mapping[str, CelType], functions: Sequence[Function]) -> None:
+        from cel_expr_python import cel
+
+        self._cel = cel
+        types = _types(cel)
+        declarations = [
+            cel.FunctionDecl(
+                function.name,
+                [
+                    cel.Overload(
+                        f"changegate_{function.name}_{i}",
+                        return_type=types[function.result],
+                        parameters=[types[p] for p in function.params],
+                        impl=_guarded(function.impl),
+                    )
+                ],
+            )
+            for i, function in enumerate(functions)
+        ]
+        self._env = cel.NewEnv(
+            variables={name: types[kind] for name, kind in variables.items()},
+            functions=declarations,
+        )
+
+    def compile(self, expression: str) -> Any:
+        try:
+            return self._env.compile(expression)
+        except RuntimeError as error:
+            text = str(error)
+            found = _POSITION.search(text)
+            if found is None:
+                return CompileError(text, 1, 1)
+            message = re.sub(r" \(in container '[^']*'\)", "", found.group(3))
+            return CompileError(message, int(found.group(1)), int(found.group(2)) + 1)
+
+    def bind(self, values: Mapping[str, Any]) -> Any:
+        return self._env.Activation(values)
+
+    def evaluate(self, program: Any, activation: Any) -> Any:
+        try:
+            value = program.eval(activation)
+        except RuntimeError as error:  # the iteration budget, for one, is an exception
+            return EvalError(friendly(_strip_status(str(error))))
+        if value.type() == self._cel.Type.ERROR:
+            return EvalError(friendly(_strip_status(str(value.value()))))
+        return value.plain_value()
+
+
+def _strip_status(message: str) -> str:
+    """``INVALID_ARGUMENT: x [INVALID_ARGUMENT]`` -> ``x``."""
+    message = re.sub(r"^[A-Z_]+: ", "", message.strip())
+    return re.sub(r"\s*\[[A-Z_]+\]$", "", message)

@@ -1,0 +1,51 @@
+"""Escaping user-written text for the places it is shown: GitHub-flavoured markdown (PR
+comments, job summaries), HTML, and workflow commands. Document text comes from pull request
+authors, so none of it may inject markup, links, mentions or commands."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+ZERO_WIDTH: Final = "\u200b"
+_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MENTION: Final = re.compile(r"@(?=[A-Za-z0-9])")
+_REFERENCE: Final = re.compile(r"(?<![A-Za-z0-9])#(?=\d)")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def html(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
+
+
+def markdown(text: str) -> str:
+    """Text that renders as itself in GitHub markdown, on one line, inside a table cell too:
+    no HTML (so no ``<!--``), no emphasis or links, no @mentions or #123 references."""
+    text = _CONTROL.sub("", text).replace("\r", " ").replace("\n", " ")
+    # < > & as entities first (named ones: the backslashes below would break &#39;)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # A zero-width space after @ and # keeps GitHub from notifying people or linking issues.
+    text = _MENTION.sub("@" + ZERO_WIDTH, text)
+    return _REFERENCE.sub("#" + ZERO_WIDTH, text)
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def command_data(text: str) -> str:
+    """The message part of a workflow command (``::error ...::DATA``), as @actions/core escapes
+    it: a message can never end the line and start a command of its own."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def command_property(text: str) -> str:
+    """A property value of a workflow command (``file=...,title=...``)."""
+    return command_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -1,0 +1,413 @@
+"""The check pipeline: workspace -> documents -> context and approvals -> policies -> verdict.
+
+``check``, ``test``, ``gate`` and ``record`` all judge through :class:`Judge`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final
+
+from engine import approvals as approvals_module
+from engine import cel
+from engine.approvals import ApprovalSet
+from engine.config import Config
+from engine.context import RequestContext, load_context
+from engine.documents import KINDS, Document, identify
+from engine.evaluation import UNMATCHED_RULE, Constants, Evaluator
+from engine.findings import Finding, Outcome, Severity
+from engine.globs import match_path
+from engine.library import Library
+from engine.loader import LoadedFile, load_bytes
+from engine.paths import absolute, display_path
+from engine.policy import Sources, compile_policies, folder_reader, load_sources
+from engine.verdict import Report, Verdict
+from engine.waivers import apply as apply_waivers
+from engine.workspace import Inventory, Workspace
+
+INCOMPLETE_RULE: Final = "changegate/incomplete-context"
+OTHERS_RULE: Final = "changegate/invalid-elsewhere"
+
+# Rules the engine itself reports, with what they mean (SARIF help, docs).
+STANDARD_RULES: Final = {
+    "yaml/parse": "The file can be read as YAML: UTF-8, well formed, within limits, no "
+    "duplicate keys, merge keys or custom tags.",
+    "schema/envelope": "The document is a changegate document: a mapping with apiVersion "
+    "changegate/v1, a known kind, metadata.name and spec.",
+    UNMATCHED_RULE: "Every changed governed document is judged by at least one policy rule.",
+    INCOMPLETE_RULE: "The request context is complete enough to decide.",
+    OTHERS_RULE: "Documents outside this run are valid, so cross-document checks see them.",
+    "waiver/expired": "Waivers are removed or renewed when they expire.",
+    "waiver/unused": "Waivers still match a failing finding.",
+}
+
+CEL_VARIABLES: Final = {
+    "object": cel.CelType.MAP,
+    "oldObject": cel.CelType.DYN,
+    "docs": cel.CelType.MAP,
+    "request": cel.CelType.MAP,
+    "approvals": cel.CelType.LIST,
+    "checks": cel.CelType.MAP,
+    "config": cel.CelType.MAP,
+    "variables": cel.CelType.MAP,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run was asked to do (the command-line flags, in a value)."""
+
+    now: datetime
+    repo: Path | None = None
+    config_file: Path | None = None
+    paths: tuple[Path, ...] = ()
+    event: str | None = None
+    context_file: Path | None = None
+    policies_from: str | None = None
+    backend: str | None = None
+
+
+@dataclass
+class Outcomes(Report):
+    """Everything a run decided: the report, and what decision records need besides."""
+
+    targets: list[Document] = field(default_factory=list)
+    approvals: ApprovalSet | None = None
+    sources: Sources | None = None
+
+
+class Judge:
+    """One run: reads the clock-free inputs once, then judges documents."""
+
+    def __init__(self, options: Options, context: RequestContext | None = None) -> None:
+        self.options = options
+        self.workspace = Workspace.open(
+            repo=options.repo,
+            config_file=options.config_file,
+            paths=options.paths,
+            config_ref=options.policies_from,
+        )
+        schemas = self.workspace.schemas
+        if context is None:
+            if options.context_file is not None:
+                context = load_context(options.context_file, schemas.context_errors)
+            else:
+                context = RequestContext()
+        self.context = context.with_event(options.event)
+
+    @property
+    def config(self) -> Config:
+        return self.workspace.config
+
+    @property
+    def now(self) -> datetime:
+        return self.options.now
+
+    @cached_property
+    def git(self) -> Any:
+        from engine.gitrepo import GitRepo
+
+        return GitRepo.find(self.workspace.root)
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        return self.workspace.load(self.options.paths, repository=True)
+
+    def relative(self, path: Path) -> str:
+        """A path relative to the git root (what pull requests list), else to the repo root."""
+        if self.git is not None:
+            found = self.git.relative(path)
+            if found is not None:
+                return str(found)
+        return self.root_relative(path)
+
+    def root_relative(self, path: Path) -> str:
+        try:
+            return absolute(path).relative_to(self.workspace.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def in_pull_request(self, path: Path) -> bool:
+        """Whether the pull request changes ``path``. Its paths are relative to the git root;
+        relative to the changegate root is accepted too (the same when they coincide), so a
+        context written for a repository in a subfolder still matches."""
+        changed = self.changed_paths or frozenset()
+        return self.relative(path) in changed or self.root_relative(path) in changed
+
+    # --- which documents are judged ----------------------------------------------------------
+
+    @cached_property
+    def changed_paths(self) -> frozenset[str] | None:
+        pr = self.context.pull_request
+        if self.context.event not in {"pull_request", "merge"} or pr is None:
+            return None
+        if pr.changed_files is None:
+            return None
+        return frozenset(pr.changed_files)
+
+    @cached_property
+    def explicit_paths(self) -> tuple[Path, ...]:
+        return self.workspace.explicit(self.options.paths)
+
+    def is_target_path(self, path: Path) -> bool:
+        if self.explicit_paths:
+            return absolute(path) in self.inventory.named
+        if self.changed_paths is not None:
+            return self.in_pull_request(path)
+        return True
+
+    @cached_property
+    def judged_all(self) -> bool:
+        return not self.explicit_paths and self.changed_paths is None
+
+    # --- approvals ---------------------------------------------------------------------------
+
+    def governed(self, relative: str) -> bool:
+        config = self.config
+        return any(match_path(p, relative) for p in config.include) and not any(
+            match_path(p, relative) for p in config.exclude
+        )
+
+    def _binding(self, commit: str) -> str | None:
+        pr = self.context.pull_request
+        head = pr.head_sha if pr else None
+        if head is None:
+            return "the request context names no head commit to bind the review to"
+        if head.startswith(commit) or commit.startswith(head):
+            return None
+        short = commit[:7]
+        if pr is None or pr.changed_files is None:
+            return f"it is on {short}, not the head, and the changed files are unknown"
+        if self.git is None:
+            return f"it is on {short}, not the head, and there is no git history to compare"
+        for sha in (commit, head):
+            if not self.git.has_commit(sha):
+                return (
+                    f"commit {sha[:7]} is not in this clone, so changes since the review cannot "
+                    "be ruled out (check out the full history: fetch-depth: 0)"
+                )
+        for path in sorted(pr.changed_files):
+            if not self.governed(path):
+                continue
+            if _normalised(self.git.read(commit, path), path) != _normalised(
+                self.git.read(head, path), path
+            ):
+                return f"{path} changed after the review (on {short})"
+        return None
+
+    @cached_property
+    def approvals(self) -> ApprovalSet:
+        return approvals_module.derive(self.context, self.config.spec, self._binding)
+
+    # --- policies ----------------------------------------------------------------------------
+
+    def _read_policy_folder(self, origin: str) -> list[LoadedFile]:
+        ref = self.options.policies_from
+        if ref is None:
+            return folder_reader(self.workspace.root)(origin)
+        if self.git is None:
+            return []
+        sha = self.git.resolve(ref)
+        base = self.git.relative(self.workspace.root / origin / "x")
+        folder = base.rsplit("/", 1)[0] if base and "/" in base else ""
+        return [
+            load_bytes(data, Path(f"{ref}:{path}"))
+            for path in sorted(self.git.files(sha, folder))
+            if path.endswith((".yaml", ".yml")) and (data := self.git.read(sha, path)) is not None
+        ]
+
+    @cached_property
+    def sources(self) -> Sources:
+        schemas = self.workspace.schemas
+        return load_sources(
+            self.config.policy_sources,
+            read_folder=self._read_policy_folder,
+            check=schemas.check,
+            zone_name=self.config.timezone,
+        )
+
+    @cached_property
+    def library(self) -> Library:
+        changed = None
+        if self.changed_paths is not None:
+            changed = frozenset(
+                (d.kind, d.name or "")
+                for d in self.inventory.documents
+                if self.in_pull_request(d.path)
+            )
+        return Library(
+            now=self.now,
+            config=self.config,
+            documents=self.inventory.valid,
+            context=self.context,
+            approvals=self.approvals,
+            changed=changed,
+        )
+
+    @cached_property
+    def backend(self) -> cel.Backend:
+        return cel.create(self.options.backend, CEL_VARIABLES, self.library.functions())
+
+    @cached_property
+    def evaluator(self) -> Evaluator:
+        constants = Constants(
+            request=self.context.request(self.now),
+            approvals=[a.as_cel() for a in self.approvals.approvals],
+            checks=dict(self.context.checks),
+            config=self.config.spec,
+        )
+        return Evaluator(
+            compile_policies(self.sources.policies, self.backend),
+            self.backend,
+            constants,
+            now=self.now,
+            docs=self._docs,
+            old_object=self._old_object,
+        )
+
+    def _docs(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for document in self.inventory.valid:
+            out.setdefault(document.kind, {})[document.name or ""] = document.body
+        return out
+
+    def _old_object(self, document: Document) -> Any:
+        pr = self.context.pull_request
+        base = self.options.policies_from or (pr.base_sha if pr else None)
+        if base is None or self.git is None:
+            return None
+        relative = self.git.relative(document.path)
+        if relative is None or not self.git.has_commit(base):
+            return None
+        data = self.git.read(self.git.resolve(base), relative)
+        if data is None:
+            return None
+        documents, _ = identify(load_bytes(data, Path(relative)))
+        for old in documents:
+            if old.kind == document.kind and old.name == document.name:
+                return old.body
+        return None
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def judge(self, documents: Sequence[Document] | None = None) -> Outcomes:
+        """Judge the target documents (or the given ones) and build the verdict."""
+        inventory = self.inventory
+        if documents is None:
+            targets = [d for d in inventory.valid if self.is_target_path(d.path)]
+        else:
+            targets = list(documents)
+        target_paths = {d.path for d in targets}
+        findings: list[Finding] = [
+            f for f in inventory.findings if self.is_target_path(f.path) or f.path in target_paths
+        ]
+        elsewhere = {f.path for f in inventory.findings} - {f.path for f in findings}
+        if elsewhere:
+            findings.append(_elsewhere(sorted(elsewhere)))
+        findings.extend(self._context_findings())
+        evaluated, records = self.evaluator.evaluate(targets, changed=self._changed)
+        findings.extend(evaluated)
+        findings = apply_waivers(
+            findings,
+            targets,
+            self.sources.waivers,
+            now=self.now,
+            zone_name=self.config.timezone,
+            judged_all=self.judged_all and documents is None,
+        )
+        rules = {r.rule for r in records if r.outcome is not Outcome.SKIP}
+        rules |= {f.rule for f in findings}
+        verdict = Verdict.of(
+            event=self.context.event,
+            at=self.now,
+            findings=findings,
+            documents=len(targets),
+            rules=len(rules),
+            backend=self.backend.name,
+            files=inventory.files,
+        )
+        return Outcomes(
+            verdict,
+            records,
+            self.rule_docs(),
+            targets=targets,
+            approvals=self.approvals,
+            sources=self.sources,
+        )
+
+    def rule_docs(self) -> dict[str, str]:
+        return rule_docs(self.sources)
+
+    def _changed(self, document: Document) -> bool:
+        return self.changed_paths is not None and self.in_pull_request(document.path)
+
+    def _context_findings(self) -> list[Finding]:
+        pr = self.context.pull_request
+        if self.context.event not in {"pull_request", "merge"} or pr is None:
+            return []
+        where = self.options.context_file or Path("changegate-context")
+        if pr.changed_files_incomplete:
+            return [
+                _context_finding(
+                    where,
+                    "GitHub listed only part of the pull request's changed files (it stops at "
+                    "3,000), so changegate cannot know every governed document it changes: "
+                    "split the pull request",
+                )
+            ]
+        return []
+
+
+def _context_finding(path: Path, message: str) -> Finding:
+    return Finding(
+        rule=INCOMPLETE_RULE,
+        severity=Severity.DENY,
+        outcome=Outcome.FAIL,
+        message=message,
+        path=path,
+        line=1,
+        column=1,
+    )
+
+
+def _elsewhere(paths: list[Path]) -> Finding:
+    shown = ", ".join(display_path(p) for p in paths[:5])
+    more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+    return Finding(
+        rule=OTHERS_RULE,
+        severity=Severity.WARN,
+        outcome=Outcome.FAIL,
+        message=f"{len(paths)} other file(s) not judged here have problems and were left out "
+        f"of cross-document checks: {shown}{more}; run changegate validate",
+        path=paths[0],
+        line=1,
+        column=1,
+    )
+
+
+def _normalised(data: bytes | None, path: str) -> str | None:
+    """A file's governed content, ignoring formatting and comments: its documents as canonical
+    JSON. Unparsable files compare by their bytes."""
+    if data is None:
+        return None
+    loaded = load_bytes(data, Path(path))
+    if loaded.problems:
+        return data.hex()
+    return json.dumps([d.data for d in loaded.documents], sort_keys=True, default=str)
+
+
+def rule_docs(sources: Sources | None) -> dict[str, str]:
+    """What each rule checks, for SARIF help and docs."""
+    docs = dict(STANDARD_RULES)
+    for kind in KINDS:
+        docs[f"schema/{kind}"] = f"The {kind} matches its JSON Schema and is consistent."
+    if sources is not None:
+        for policy in sources.policies:
+            for rule in policy.rules:
+                docs[rule.id] = (rule.description or rule.message).strip()
+    return docs

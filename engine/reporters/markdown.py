@@ -1,0 +1,88 @@
+"""Markdown for pull request comments and job summaries (Jinja2), every user text escaped,
+always under GitHub's comment size limit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, TextIO
+
+from engine import __version__
+from engine.escaping import markdown as escape_markdown
+from engine.escaping import truncate
+from engine.findings import Finding, Outcome
+from engine.paths import display_path
+from engine.reporters.text import summary
+from engine.resources import bundled
+from engine.times import format_instant
+from engine.verdict import Report, Verdict
+
+MARKER: Final = "<!-- changegate:verdict -->"
+COMMENT_LIMIT: Final = 65_536  # GitHub rejects longer comment bodies
+_BUDGET: Final = COMMENT_LIMIT - 2_048  # room for what the Action adds
+_RULE_ID: Final = re.compile(r"[^a-z0-9/_-]")
+MESSAGE_LIMIT: Final = 1_000
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str
+    where: str
+    message: str
+    outcome: str
+
+
+def _row(finding: Finding) -> Row:
+    where = f"{display_path(finding.path)}:{finding.line}"
+    if finding.name:
+        where += f" ({finding.kind} {finding.name})"
+    return Row(
+        rule=_RULE_ID.sub("", finding.rule.lower()),  # ids go in code spans: keep them plain
+        where=truncate(where, 300),
+        message=truncate(finding.message, MESSAGE_LIMIT),
+        outcome=str(finding.outcome),
+    )
+
+
+def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = None) -> str:
+    import jinja2  # only this format needs it
+
+    environment = jinja2.Environment(  # noqa: S701 - markdown: the md filter escapes
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    environment.filters["md"] = escape_markdown
+    source = bundled("templates", "markdown", "verdict.md.j2").read_text(encoding="utf-8")
+    template = environment.from_string(source)
+    findings = list(verdict.findings)
+
+    def page(shown: int) -> str:
+        kept = findings[:shown]
+        return template.render(
+            marker=MARKER,
+            verdict=verdict,
+            summary=escape_markdown(summary(verdict, color=False)),
+            failures=[_row(f) for f in kept if f.denies],
+            warnings=[_row(f) for f in kept if not f.denies and f.outcome is Outcome.FAIL],
+            waived=[_row(f) for f in kept if f.outcome is Outcome.WAIVED],
+            hidden=len(findings) - shown,
+            details_url=details_url,
+            version=__version__,
+            at=format_instant(verdict.at),
+        )
+
+    text = page(len(findings))
+    if len(text) <= limit:
+        return text
+    low, high = 0, len(findings)  # the most findings that fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(page(middle)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return page(low)
+
+
+def report(report: Report, out: TextIO, *, color: bool) -> None:
+    del color
+    out.write(render(report.verdict))
