@@ -43,10 +43,7 @@ class Approval:
 class ApprovalSet:
     approvals: tuple[Approval, ...]
     ignored: tuple[str, ...]  # one sentence per review that does not count, and why
-    unknown_teams: tuple[str, ...]  # teams whose membership could not be read
-
-    def notes(self) -> list[str]:
-        return [*self.ignored, *self.unknown_teams]
+    unknown_teams: dict[str, tuple[str, ...]]  # role -> why its teams' members are unknown
 
 
 def is_bot(login: str, user_type: str, bots: frozenset[str]) -> bool:
@@ -55,25 +52,23 @@ def is_bot(login: str, user_type: str, bots: frozenset[str]) -> bool:
 
 def role_holders(
     roles: Mapping[str, Any], context: RequestContext
-) -> tuple[dict[str, set[str]], list[str]]:
-    """role -> lower-cased logins holding it; and notes on teams that could not be read."""
+) -> tuple[dict[str, set[str]], dict[str, tuple[str, ...]]]:
+    """role -> lower-cased logins holding it; role -> why some of its teams are unknown."""
     holders: dict[str, set[str]] = {}
-    unknown: list[str] = []
+    unknown: dict[str, tuple[str, ...]] = {}
     for role, spec in roles.items():
         members = {user.lower() for user in spec.get("users", ())}
+        notes = []
         for team in spec.get("teams", ()):
             if team in context.team_errors:
-                unknown.append(
-                    f"team {team} (role {role}) could not be read: {context.team_errors[team]}"
-                )
+                notes.append(f"team {team} could not be read ({context.team_errors[team]})")
             elif team in context.teams:
                 members.update(m.lower() for m in context.teams[team])
             else:
-                unknown.append(
-                    f"team {team} (role {role}) has no membership in the request context, so "
-                    "its members hold no role"
-                )
+                notes.append(f"team {team}'s members are not in the request context")
         holders[role] = members
+        if notes:
+            unknown[role] = tuple(notes)
     return holders, unknown
 
 
@@ -118,4 +113,4 @@ def derive(
         approvals.append(
             Approval(review.user, roles, review.commit, review.id, review.submitted_at)
         )
-    return ApprovalSet(tuple(approvals), tuple(ignored), tuple(unknown))
+    return ApprovalSet(tuple(approvals), tuple(ignored), unknown)

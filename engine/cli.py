@@ -11,6 +11,7 @@ from typing import NoReturn, Protocol
 
 from engine import __version__
 from engine.commands import check, new, schema, validate
+from engine.commands import test as test_command
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
 from engine.times import parse_instant
 
@@ -26,6 +27,7 @@ class Command(Protocol):
 COMMANDS: dict[str, Command] = {
     "validate": validate,
     "check": check,
+    "test": test_command,
     "schema": schema,
     "new": new,
 }

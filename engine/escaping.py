@@ -8,7 +8,9 @@ import re
 from typing import Final
 
 ZERO_WIDTH: Final = "\u200b"
-_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Inline markup only: the text never starts a line of its own (list and heading markers at
+# the start of a line, such as - + . !, cannot act).
+_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#|~>])")
 _MENTION: Final = re.compile(r"@(?=[A-Za-z0-9])")
 _REFERENCE: Final = re.compile(r"(?<![A-Za-z0-9])#(?=\d)")
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

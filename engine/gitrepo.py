@@ -56,11 +56,12 @@ class GitRepo:
             ) from None
 
     def has_commit(self, sha: str) -> bool:
+        """Whether the clone holds that commit (GitPython's commit() does not check)."""
         import git
 
         try:
-            self._repo.commit(sha)
-        except (git.BadName, ValueError, git.GitCommandError):
+            self._repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
             return False
         return True
 

@@ -250,7 +250,7 @@ class Library:
         return sorted(found)
 
     def fn_ignored_approvals(self) -> list[str]:
-        return self.approvals.notes()
+        return list(self.approvals.ignored)
 
     def fn_changed(self, document: dict[str, Any]) -> bool:
         if self.changed is None:
@@ -264,7 +264,11 @@ class Library:
             return f"nobody (define roles.{role} in changegate.yaml)"
         parts = [f"team {t}" for t in spec.get("teams", ())]
         parts += [f"user {u}" for u in spec.get("users", ())]
-        return ", ".join(parts) or "nobody"
+        held = ", ".join(parts) or "nobody"
+        unknown = self.approvals.unknown_teams.get(role)
+        if unknown:
+            held += "; but " + "; ".join(unknown) + ", so they hold no role (fail closed)"
+        return held
 
     @staticmethod
     def fn_matches_any(name: str, patterns: list[Any]) -> bool:
@@ -358,7 +362,8 @@ class Library:
             ),
             Function(
                 "roleHolders", (T.STRING,), T.STRING, self.fn_role_holders,
-                "Who holds a role, for messages: 'team acme/cab, user dana'.",
+                "Who holds a role, for messages: 'team acme/cab, user dana', with any team "
+                "whose membership is unknown.",
             ),
             Function(
                 "matchesAny", (T.STRING, T.LIST), T.BOOL, self.fn_matches_any,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -25,7 +25,7 @@ from engine.globs import match_path
 from engine.library import Library
 from engine.loader import LoadedFile, load_bytes
 from engine.paths import absolute, display_path
-from engine.policy import Sources, compile_policies, folder_reader, load_sources
+from engine.policy import Policy, Sources, compile_policies, folder_reader, load_sources
 from engine.verdict import Report, Verdict
 from engine.waivers import apply as apply_waivers
 from engine.workspace import Inventory, Workspace
@@ -232,7 +232,7 @@ class Judge:
         )
 
     @cached_property
-    def library(self) -> Library:
+    def evaluator(self) -> Evaluator:
         changed = None
         if self.changed_paths is not None:
             changed = frozenset(
@@ -240,41 +240,17 @@ class Judge:
                 for d in self.inventory.documents
                 if self.in_pull_request(d.path)
             )
-        return Library(
-            now=self.now,
+        return evaluator_for(
+            policies=self.sources.policies,
             config=self.config,
             documents=self.inventory.valid,
             context=self.context,
             approvals=self.approvals,
-            changed=changed,
-        )
-
-    @cached_property
-    def backend(self) -> cel.Backend:
-        return cel.create(self.options.backend, CEL_VARIABLES, self.library.functions())
-
-    @cached_property
-    def evaluator(self) -> Evaluator:
-        constants = Constants(
-            request=self.context.request(self.now),
-            approvals=[a.as_cel() for a in self.approvals.approvals],
-            checks=dict(self.context.checks),
-            config=self.config.spec,
-        )
-        return Evaluator(
-            compile_policies(self.sources.policies, self.backend),
-            self.backend,
-            constants,
             now=self.now,
-            docs=self._docs,
+            backend=self.options.backend,
+            changed=changed,
             old_object=self._old_object,
         )
-
-    def _docs(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for document in self.inventory.valid:
-            out.setdefault(document.kind, {})[document.name or ""] = document.body
-        return out
 
     def _old_object(self, document: Document) -> Any:
         pr = self.context.pull_request
@@ -328,7 +304,7 @@ class Judge:
             findings=findings,
             documents=len(targets),
             rules=len(rules),
-            backend=self.backend.name,
+            backend=self.evaluator.backend.name,
             files=inventory.files,
         )
         return Outcomes(
@@ -361,6 +337,51 @@ class Judge:
                 )
             ]
         return []
+
+
+def evaluator_for(
+    *,
+    policies: Sequence[Policy],
+    config: Config,
+    documents: Sequence[Document],
+    context: RequestContext,
+    approvals: ApprovalSet,
+    now: datetime,
+    backend: str | None,
+    changed: frozenset[tuple[str, str]] | None = None,
+    old_object: Callable[[Document], Any] = lambda document: None,
+) -> Evaluator:
+    """An evaluator over these documents: the CEL functions see exactly them."""
+    library = Library(
+        now=now,
+        config=config,
+        documents=documents,
+        context=context,
+        approvals=approvals,
+        changed=changed,
+    )
+    runtime = cel.create(backend, CEL_VARIABLES, library.functions())
+
+    def docs() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for document in documents:
+            out.setdefault(document.kind, {})[document.name or ""] = document.body
+        return out
+
+    constants = Constants(
+        request=context.request(now),
+        approvals=[a.as_cel() for a in approvals.approvals],
+        checks=dict(context.checks),
+        config=config.spec,
+    )
+    return Evaluator(
+        compile_policies(policies, runtime),
+        runtime,
+        constants,
+        now=now,
+        docs=docs,
+        old_object=old_object,
+    )
 
 
 def _context_finding(path: Path, message: str) -> Finding:

@@ -64,3 +64,22 @@ class SourceMap:
 
     def has(self, path: FieldPath) -> bool:
         return path in self._positions
+
+    def within(self, prefix: FieldPath) -> SourceMap:
+        """The map of a value nested at ``prefix`` (a document embedded in another)."""
+        return _Nested(self, prefix)
+
+
+class _Nested(SourceMap):
+    __slots__ = ("_outer", "_prefix")
+
+    def __init__(self, outer: SourceMap, prefix: FieldPath) -> None:
+        super().__init__(outer.locate(prefix), {})
+        self._outer = outer
+        self._prefix = prefix
+
+    def locate(self, path: FieldPath) -> Position:
+        return self._outer.locate((*self._prefix, *path))
+
+    def has(self, path: FieldPath) -> bool:
+        return self._outer.has((*self._prefix, *path))

@@ -16,7 +16,7 @@ from typing import Final
 from engine.documents import Document
 from engine.findings import Finding, Outcome, Severity
 from engine.globs import match_any
-from engine.times import format_instant, parse_datetime
+from engine.times import parse_datetime
 
 EXPIRED_RULE: Final = "waiver/expired"
 UNUSED_RULE: Final = "waiver/unused"
@@ -99,8 +99,7 @@ def apply(
                     finding,
                     outcome=Outcome.WAIVED,
                     message=f"{finding.message} (waived by {waiver.document.name}, owner "
-                    f"{spec['owner']}, until {format_instant(waiver.expires)}: "
-                    f"{spec['justification']})",
+                    f"{spec['owner']}, expires {spec['expires']}: {spec['justification']})",
                 )
             )
         elif matching:
@@ -116,7 +115,7 @@ def apply(
             out.append(
                 document.finding(
                     EXPIRED_RULE,
-                    f"waiver {document.name} expired on {format_instant(waiver.expires)}: "
+                    f"waiver {document.name} expired on {document.spec['expires']}: "
                     "remove it, or renew it with a new expiry and justification",
                     field=("spec", "expires"),
                 )

@@ -67,3 +67,47 @@ def shared_or_skip(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared reference data lives beside the repository")
     return path
+
+
+class GitRepo:
+    """A real git repository in tmp_path, driven through GitPython."""
+
+    def __init__(self, root: Path) -> None:
+        import git
+
+        self.root = root
+        self.repo = git.Repo.init(root, initial_branch="main")
+        with self.repo.config_writer() as config:
+            config.set_value("user", "name", "Test Author")
+            config.set_value("user", "email", "author@example.com")
+            config.set_value("commit", "gpgsign", "false")
+
+    def write(self, relative: str, text: str) -> Path:
+        return write(self.root / relative, text)
+
+    def commit(self, message: str, *, author: str = "Test Author") -> str:
+        import git
+
+        self.repo.git.add(A=True)
+        actor = git.Actor(author, f"{author.lower().replace(' ', '.')}@example.com")
+        return str(self.repo.index.commit(message, author=actor, committer=actor).hexsha)
+
+    def branch(self, name: str, start: str = "HEAD") -> None:
+        self.repo.git.checkout("-b", name, start)
+
+    def checkout(self, ref: str) -> None:
+        self.repo.git.checkout(ref)
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")
+
+
+def copy_example(target: Path, name: str = "acme-shop") -> Path:
+    """A copy of an example repository without its context files."""
+    import shutil
+
+    shutil.copytree(EXAMPLES / name, target, dirs_exist_ok=True)
+    shutil.rmtree(target / "contexts", ignore_errors=True)
+    return target

@@ -1,0 +1,112 @@
+"""``changegate test [PATH...]``: run policy tests and report per-rule coverage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TextIO
+
+from engine import policytest
+from engine.cel import BACKENDS
+from engine.commands.output import add_output, opened, use_color
+from engine.errors import EXIT_DENIED, EXIT_OK
+from engine.paths import display_path
+from engine.workspace import Workspace
+
+HELP = "run policy tests, with per-rule coverage"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="policies and tests (default: policies/)",
+    )
+    parser.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.0,
+        metavar="PERCENT",
+        help="fail unless this share of rules has a passing and a failing case",
+    )
+    parser.add_argument("--cel-backend", choices=("auto", *BACKENDS), help="CEL runtime")
+    add_output(parser, ("text", "json"))
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
+    paths = args.paths or [workspace.root / "policies"]
+    backend = None if args.cel_backend in {None, "auto"} else args.cel_backend
+    result = policytest.run(paths, workspace.schemas, workspace.config, backend)
+    with opened(args) as out:
+        if args.format == "json":
+            _json(result, out)
+        else:
+            _text(result, out, color=use_color(args, out))
+    if result.failed or result.coverage < args.min_coverage:
+        return EXIT_DENIED
+    return EXIT_OK
+
+
+def _text(result: policytest.TestRun, out: TextIO, *, color: bool) -> None:
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if color else text
+
+    current = None
+    for case in result.results:
+        if case.path != current:
+            current = case.path
+            out.write(f"{display_path(case.path)}\n")
+        mark = paint("✓", "32") if case.passed else paint("✗", "31")
+        out.write(f"  {mark} {case.name} (line {case.line})\n")
+        for problem in case.problems:
+            out.write(f"      {problem}\n")
+    out.write("\ncoverage (covered: at least one passing and one failing case)\n")
+    width = max((len(r) for r in result.rules), default=4)
+    out.write(f"  {'rule':<{width}}  pass  fail  covered\n")
+    for rule in result.rules:
+        seen = result.seen.get(rule, {})
+        mark = paint("yes", "32") if result.covered(rule) else paint("no", "31")
+        out.write(
+            f"  {rule:<{width}}  {seen.get('pass', 0):>4}  {seen.get('fail', 0):>4}  {mark}\n"
+        )
+    covered = sum(result.covered(r) for r in result.rules)
+    passed = len(result.results) - len(result.failed)
+    line = (
+        f"{passed}/{len(result.results)} cases passed; {covered}/{len(result.rules)} rules "
+        f"covered ({result.coverage:.0f}%) with {result.backend}"
+    )
+    out.write(
+        "\n" + (paint("✓ " + line, "32") if not result.failed else paint("✗ " + line, "31")) + "\n"
+    )
+
+
+def _json(result: policytest.TestRun, out: TextIO) -> None:
+    data = {
+        "apiVersion": "changegate/v1",
+        "kind": "PolicyTestReport",
+        "celBackend": result.backend,
+        "cases": [
+            {
+                "file": display_path(c.path),
+                "line": c.line,
+                "name": c.name,
+                "passed": c.passed,
+                "problems": c.problems,
+                "outcomes": c.outcomes,
+            }
+            for c in result.results
+        ],
+        "coverage": {
+            "percent": round(result.coverage, 1),
+            "rules": {
+                rule: {**result.seen.get(rule, {}), "covered": result.covered(rule)}
+                for rule in result.rules
+            },
+        },
+    }
+    json.dump(data, out, indent=2)
+    out.write("\n")
