@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -66,40 +66,50 @@ def discover(
             if not path.exists() and not path.is_symlink():
                 raise UsageError(f"{path}: no such file or directory")
             if path.is_dir():
-                walked = [f for f in _walk(path) if f.name.endswith(YAML_SUFFIXES)]
-                walked = [f for f in walked if not _excluded(f, root, exclude)]
+                walked = [
+                    file
+                    for file, relative in _walk(path, relative_posix(path / "x", root))
+                    if file.name.endswith(YAML_SUFFIXES)
+                    and not (exclude and relative and _matches(exclude, relative))
+                ]
                 if not walked:
                     raise UsageError(f"{path}: no YAML files (*.yaml, *.yml) in this folder")
                 found.update(walked)
             else:
                 found.add(path)
-        return sorted(found)
+        return sorted(found, key=str)
     for start in sorted({literal_prefix(p) for p in include}):
         base = root / start
+        candidates: list[tuple[Path, str | None]]
         if base.is_file():
-            candidates = [base]
+            candidates = [(base, start)]
         elif base.is_dir():
-            candidates = list(_walk(base))
+            candidates = list(_walk(base, f"{start.rstrip('/')}/x" if start else "x"))
         else:
             continue
-        for file in candidates:
-            relative = relative_posix(file, root)
-            if relative is None or _excluded(file, root, exclude):
+        for file, relative in candidates:
+            if relative is None or (exclude and _matches(exclude, relative)):
                 continue
-            if any(match_path(pattern, relative) for pattern in include):
+            if _matches(include, relative):
                 found.add(file)
-    return sorted(found)
+    return sorted(found, key=str)
 
 
-def _excluded(file: Path, root: Path, exclude: Sequence[str]) -> bool:
-    relative = relative_posix(file, root)
-    return relative is not None and any(match_path(p, relative) for p in exclude)
+def _matches(patterns: Sequence[str], relative: str) -> bool:
+    return any(match_path(pattern, relative) for pattern in patterns)
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every file under ``folder``, skipping hidden folders (.git, .github, .venv)."""
-    files: list[Path] = []
+def _walk(folder: Path, relative: str | None) -> Iterator[tuple[Path, str | None]]:
+    """Every file under ``folder``, skipping hidden folders (.git, .github, .venv), with its
+    path relative to the root when ``relative`` (the relative path of ``folder/x``) is known.
+    Relative paths are built from the walk, never by resolving each file."""
+    prefix = relative.rsplit("/", 1)[0] if relative and "/" in relative else ""
     for current, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(current, name) for name in names)
-    return files
+        inner = os.path.relpath(current, folder)
+        here = prefix if inner == "." else (f"{prefix}/{inner}" if prefix else inner)
+        for name in names:
+            yield (
+                Path(current, name),
+                None if relative is None else (f"{here}/{name}" if here else name),
+            )

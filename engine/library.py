@@ -4,6 +4,7 @@ documents (so that policies never loop over the whole repository in CEL)."""
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from engine.cel import CelType, Function
 from engine.config import Config
 from engine.context import RequestContext
 from engine.documents import Document
-from engine.durations import parse_duration, parse_lead_time
+from engine.durations import LeadTime, parse_duration, parse_lead_time
 from engine.globs import match_any
 from engine.times import parse_datetime
 from engine.zones import zone
@@ -121,7 +122,7 @@ class Library:
         if "end" in schedule:
             return start, parse_datetime(schedule["end"], zone_name)
         # elapsed time: added in UTC, so a clock change does not stretch it
-        return start, start + parse_duration(schedule["duration"])
+        return start, start + _duration(schedule["duration"])
 
     def _business_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._holidays
@@ -138,31 +139,29 @@ class Library:
     def fn_instant(self, text: str) -> datetime:
         return parse_datetime(text, self.config.timezone)
 
-    def fn_schedule_start(self, change: dict[str, Any]) -> datetime:
-        return self._schedule(change["spec"])[0]
+    def fn_schedule_start(self, schedule: dict[str, Any]) -> datetime:
+        return self._schedule({"schedule": schedule})[0]
 
-    def fn_schedule_end(self, change: dict[str, Any]) -> datetime:
-        return self._schedule(change["spec"])[1]
+    def fn_schedule_end(self, schedule: dict[str, Any]) -> datetime:
+        return self._schedule({"schedule": schedule})[1]
 
-    def fn_submitted_at(self, change: dict[str, Any]) -> datetime:
+    def fn_submitted_at(self, requestor: dict[str, Any]) -> datetime:
         pr = self.context.pull_request
         if self.context.event in {"pull_request", "merge"} and pr and pr.created_at:
             return pr.created_at
-        requested = change.get("spec", {}).get("requestor", {}).get("date")
+        requested = requestor.get("date")
         if requested:
             return parse_datetime(requested, self.config.timezone)
         return self.now
 
-    def fn_earliest_start(self, change: dict[str, Any]) -> datetime:
-        change_type = change["spec"]["type"]
-        lead = parse_lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
-        submitted = self.fn_submitted_at(change)
+    def fn_earliest_start(self, change_type: str, submitted: datetime) -> datetime:
+        lead = _lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
         if lead.business_days is None:
             return submitted + lead.elapsed
         return self.fn_add_business_days(submitted, lead.business_days)
 
     def fn_requires_lead_time(self, change_type: str) -> bool:
-        lead = parse_lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
+        lead = _lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
         return bool(lead.business_days) or lead.elapsed > timedelta(0)
 
     def fn_add_business_days(self, start: datetime, days: int) -> datetime:
@@ -209,9 +208,12 @@ class Library:
             return f"{current.major}.{current.minor}.{current.patch + 1}"
         raise ValueError(f"bump {kind!r} is not major, minor or patch")
 
-    def fn_previous_release(self, plan: dict[str, Any]) -> str:
+    def fn_previous_release(self, name: str) -> str:
         """The highest released version of the same service below this plan's version."""
-        spec = plan["spec"]
+        document = self._by_name.get(("ReleasePlan", name))
+        if document is None:
+            return ""
+        spec = document.spec
         current = semver.Version.parse(str(spec["version"]))
         best: semver.Version | None = None
         best_text = ""
@@ -236,12 +238,13 @@ class Library:
                 return template
         return None
 
-    def fn_overlapping_changes(self, change: dict[str, Any]) -> list[str]:
-        spec = change["spec"]
-        if spec.get("status") in _INACTIVE:
+    def fn_overlapping_changes(self, name: str) -> list[str]:
+        document = self._by_name.get(("ChangeRequest", name))
+        if document is None or document.spec.get("status") in _INACTIVE:
             return []
+        spec = document.spec
         start, end = self._schedule(spec)
-        me = change.get("metadata", {}).get("name")
+        me = name
         found: set[str] = set()
         for service in spec.get("services", ()):
             timeline = self._changes_by_target.get((spec.get("environment", ""), service))
@@ -252,11 +255,8 @@ class Library:
     def fn_ignored_approvals(self) -> list[str]:
         return list(self.approvals.ignored)
 
-    def fn_changed(self, document: dict[str, Any]) -> bool:
-        if self.changed is None:
-            return True
-        key = (document.get("kind", ""), document.get("metadata", {}).get("name", ""))
-        return key in self.changed
+    def fn_changed(self, kind: str, name: str) -> bool:
+        return self.changed is None or (kind, name) in self.changed
 
     def fn_role_holders(self, role: str) -> str:
         spec = self.config.spec["roles"].get(role)
@@ -293,21 +293,21 @@ class Library:
             ),
             Function(
                 "scheduleStart", (T.MAP,), T.TIMESTAMP, self.fn_schedule_start,
-                "When a change request starts, in its schedule's zone.",
+                "When a schedule (a change request's spec.schedule) starts, in its zone.",
             ),
             Function(
                 "scheduleEnd", (T.MAP,), T.TIMESTAMP, self.fn_schedule_end,
-                "When a change request ends (end, or start plus the elapsed duration).",
+                "When a schedule ends: its end, or its start plus the elapsed duration.",
             ),
             Function(
                 "submittedAt", (T.MAP,), T.TIMESTAMP, self.fn_submitted_at,
-                "When a change was submitted: the pull request's creation, else "
-                "spec.requestor.date, else now().",
+                "When a change was submitted, given its spec.requestor: the pull request's "
+                "creation, else the requestor's date, else now().",
             ),
             Function(
-                "earliestStart", (T.MAP,), T.TIMESTAMP, self.fn_earliest_start,
-                "submittedAt plus the change type's lead time (business days skip weekends "
-                "and the config's holidays).",
+                "earliestStart", (T.STRING, T.TIMESTAMP), T.TIMESTAMP, self.fn_earliest_start,
+                "The submission time plus the change type's lead time (business days skip "
+                "weekends and the config's holidays).",
             ),
             Function(
                 "requiresLeadTime", (T.STRING,), T.BOOL, self.fn_requires_lead_time,
@@ -335,9 +335,9 @@ class Library:
                 "The next version for a bump: semverNext('2.5.3', 'minor') is '2.6.0'.",
             ),
             Function(
-                "previousRelease", (T.MAP,), T.STRING, self.fn_previous_release,
-                "The highest released version of the plan's service below its version ('' if "
-                "none).",
+                "previousRelease", (T.STRING,), T.STRING, self.fn_previous_release,
+                "For the release plan of that name: the highest released version of its "
+                "service below its version ('' if none).",
             ),
             Function(
                 "release", (T.STRING,), T.DYN, self.fn_release,
@@ -348,17 +348,18 @@ class Library:
                 "The standard change template of that name from the config, or null.",
             ),
             Function(
-                "overlappingChanges", (T.MAP,), T.STRING_LIST, self.fn_overlapping_changes,
-                "Names of other active change requests on the same environment and a shared "
-                "service whose schedules overlap this one.",
+                "overlappingChanges", (T.STRING,), T.STRING_LIST, self.fn_overlapping_changes,
+                "For the change request of that name: the other active change requests on its "
+                "environment and a shared service whose schedules overlap its own.",
             ),
             Function(
                 "ignoredApprovals", (), T.STRING_LIST, self.fn_ignored_approvals,
                 "Why reviews did not count as approvals, one sentence each.",
             ),
             Function(
-                "changed", (T.MAP,), T.BOOL, self.fn_changed,
-                "Whether the pull request changes this document (true when unknown).",
+                "changed", (T.STRING, T.STRING), T.BOOL, self.fn_changed,
+                "Whether the pull request changes the document of that kind and name (true "
+                "when unknown).",
             ),
             Function(
                 "roleHolders", (T.STRING,), T.STRING, self.fn_role_holders,
@@ -378,6 +379,16 @@ class Library:
                 "The largest integer of a list (0 if empty).",
             ),
         ]  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _duration(text: str) -> timedelta:
+    return parse_duration(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _lead_time(text: str) -> LeadTime:
+    return parse_lead_time(text)
 
 
 _INACTIVE = frozenset({"cancelled", "completed", "failed", "rolled-back"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -226,8 +227,10 @@ class _Builder:
             cls = event.__class__
 
             if cls is ScalarEvent or cls is AliasEvent:
-                pos = _pos(event.start_mark)
+                # Positions are made only where they are kept (keys, list items) or reported.
+                mark = event.start_mark
                 if cls is AliasEvent:
+                    pos = _pos(mark)
                     name = event.anchor
                     if name in open_anchors:
                         raise _Abort(Problem(*pos, f"alias *{name} refers to itself"))
@@ -242,43 +245,52 @@ class _Builder:
                     values += size
                 else:
                     values += 1
-                    if len(event.value) > limits.max_scalar:
+                    text = event.value
+                    if len(text) > limits.max_scalar:
                         raise _Abort(
                             Problem(
-                                *pos,
-                                f"a value of {len(event.value):,} characters, over the "
+                                *_pos(mark),
+                                f"a value of {len(text):,} characters, over the "
                                 f"{limits.max_scalar:,}-character limit: link to long text "
                                 "instead of pasting it",
                             )
                         )
-                    try:
-                        value = self._scalar(event, pos)
-                    except _TagError as error:
-                        self.problems.append(Problem(*error.mark, str(error)))
-                        value = event.value
-                    if isinstance(value, float) and not math.isfinite(value):
-                        self.problems.append(
-                            Problem(
-                                *pos,
-                                f"{event.value} is not a usable number (infinite or not a "
-                                "number): write a finite number",
-                            )
-                        )
+                    if event.tag is None:  # the common case, inlined
+                        if not event.implicit[0]:
+                            value = text  # quoted or block: always a string
+                        elif text and text[0] not in _MAYBE_TYPED:
+                            value = text
+                        else:
+                            value = resolve_plain(text)
+                            if value.__class__ is float and not math.isfinite(value):
+                                self.problems.append(
+                                    Problem(
+                                        *_pos(mark),
+                                        f"{text} is not a usable number (infinite or not a "
+                                        "number): write a finite number",
+                                    )
+                                )
+                    else:
+                        try:
+                            value = self._scalar(event, _pos(mark))
+                        except _TagError as error:
+                            self.problems.append(Problem(*error.mark, str(error)))
+                            value = text
                     if event.anchor is not None:
                         anchors[event.anchor] = (value, 1)
                 if values > limits.max_values:
-                    raise _Abort(Problem(*pos, _too_many(limits)))
+                    raise _Abort(Problem(*_pos(mark), _too_many(limits)))
                 if not stack:
-                    root, root_pos = value, pos
+                    root, root_pos = value, _pos(mark)
                     continue
                 top = stack[-1]
                 if top.is_map:
                     if top.key is None:
-                        self._take_key(top, value, pos, cls is AliasEvent, event, positions)
+                        self._take_key(top, value, _pos(mark), cls is AliasEvent, event, positions)
                         continue
                     self._store(top, value, positions)
                 else:
-                    positions[(*top.path, len(top.container))] = pos
+                    positions[(*top.path, len(top.container))] = _pos(mark)
                     top.container.append(value)
 
             elif cls is MappingStart or cls is SequenceStart:
@@ -399,8 +411,129 @@ def _too_many(limits: Limits) -> str:
     )
 
 
+_NO_KEY: Final = object()  # a mapping waiting for its next key
+
+
+def _fast(text: str, limits: Limits) -> list[tuple[Any, Position]] | None:
+    """The documents of ordinary YAML, built with no bookkeeping: no positions, no anchors,
+    tags, aliases or merge keys, nothing near a limit. None when anything is unusual; the
+    careful builder then reads the file and says what."""
+    parser = _Parser(text)
+    documents: list[tuple[Any, Position]] = []
+    stack: list[list[Any]] = []  # [container, pending key, is a mapping]
+    root: Any = None
+    root_pos = Position(1, 1)
+    values = 0
+    max_scalar, max_depth, max_values = limits.max_scalar, limits.max_depth, limits.max_values
+    ScalarEvent = events.ScalarEvent
+    MappingStart, SequenceStart = events.MappingStartEvent, events.SequenceStartEvent
+    MappingEnd, SequenceEnd = events.MappingEndEvent, events.SequenceEndEvent
+    DocumentStart, DocumentEnd = events.DocumentStartEvent, events.DocumentEndEvent
+    StreamStart, StreamEnd = events.StreamStartEvent, events.StreamEndEvent
+    try:
+        while True:
+            event = parser.get_event()
+            cls = event.__class__
+            if cls is ScalarEvent:
+                if event.tag is not None or event.anchor is not None:
+                    return None
+                value = event.value
+                if len(value) > max_scalar:
+                    return None
+                if event.implicit[0] and (not value or value[0] in _MAYBE_TYPED):
+                    value = resolve_plain(value)
+                    if value.__class__ is float and not math.isfinite(value):
+                        return None
+                values += 1
+                if not stack:
+                    root, root_pos = value, _pos(event.start_mark)
+                    continue
+                top = stack[-1]
+                if top[2]:
+                    key = top[1]
+                    if key is _NO_KEY:
+                        key = event.value
+                        if key in top[0] or (key == "<<" and not event.style):
+                            return None
+                        top[1] = key
+                    else:
+                        top[0][key] = value
+                        top[1] = _NO_KEY
+                else:
+                    top[0].append(value)
+            elif cls is MappingStart or cls is SequenceStart:
+                if event.tag is not None or event.anchor is not None or len(stack) >= max_depth:
+                    return None
+                values += 1
+                container: Any = {} if cls is MappingStart else []
+                if stack:
+                    top = stack[-1]
+                    if top[2]:
+                        if top[1] is _NO_KEY:
+                            return None  # a mapping or list as a key
+                        top[0][top[1]] = container
+                        top[1] = _NO_KEY
+                    else:
+                        top[0].append(container)
+                else:
+                    root, root_pos = container, _pos(event.start_mark)
+                stack.append([container, _NO_KEY, cls is MappingStart])
+            elif cls is MappingEnd or cls is SequenceEnd:
+                stack.pop()
+            elif cls is DocumentStart:
+                root, values = None, 0
+                root_pos = _pos(event.start_mark)
+            elif cls is DocumentEnd:
+                documents.append((root, root_pos))
+            elif cls is StreamEnd:
+                return documents
+            elif cls is not StreamStart:
+                return None  # an alias
+            if values > max_values:
+                return None
+    except yaml.YAMLError:
+        return None
+    finally:
+        parser.dispose()
+
+
+class _Positions:
+    """The source maps of one file, computed on first use by the careful builder."""
+
+    __slots__ = ("_limits", "_maps", "_text")
+
+    def __init__(self, text: str, limits: Limits) -> None:
+        self._text: str | None = text
+        self._limits = limits
+        self._maps: list[SourceMap] = []
+
+    def of(self, index: int) -> Callable[[], dict[FieldPath, Position]]:
+        def compute() -> dict[FieldPath, Position]:
+            if self._text is not None:
+                builder = _Builder(self._limits)
+                builder.run(self._text)
+                self._maps = [d.source for d in builder.documents]
+                self._text = None  # the text is no longer needed
+            if index >= len(self._maps):  # pragma: no cover - both builders read the same text
+                return {}
+            return dict(self._maps[index]._table())
+
+        return compute
+
+
 def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedFile:
     """Load every document of ``text``; ``path`` only names the source."""
+    fast = _fast(text, limits)
+    if fast is not None:
+        positions = _Positions(text, limits)
+        return LoadedFile(
+            path,
+            tuple(
+                LoadedDocument(data, SourceMap(root, pending=positions.of(i)), i)
+                for i, (data, root) in enumerate(fast)
+            ),
+            (),
+        )
     builder = _Builder(limits)
     try:
         builder.run(text)

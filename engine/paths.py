@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -9,7 +10,14 @@ from pathlib import Path
 def real(path: Path) -> Path:
     """``path`` made absolute with symlinks followed; unlike ``Path.resolve`` on Python 3.11,
     a symlink loop is returned as it is instead of raising."""
-    return Path(os.path.realpath(path))
+    return Path(_realpath(os.path.abspath(path)))  # noqa: PTH100 - resolve() raises on loops
+
+
+@functools.lru_cache(maxsize=8192)
+def _realpath(path: str) -> str:
+    # Cached: thousands of documents share a handful of folders. A run does not expect its
+    # folders to be re-linked while it reads them.
+    return os.path.realpath(path)
 
 
 def absolute(path: Path) -> Path:

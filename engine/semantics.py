@@ -3,6 +3,7 @@ starts, and environment or service names the config knows (typos must not pass).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Final
@@ -72,18 +73,26 @@ _SCOPES: Final = ("FreezeWindow", "ChangeWindow")
 _DATE_SHAPE: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T|\Z)")
 
 
-def values_at(data: Any, pattern: str) -> Iterator[tuple[FieldPath, Any]]:
+@functools.lru_cache(maxsize=256)
+def _parts(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split("."))
+
+
+def values_at(data: Any, pattern: str) -> list[tuple[FieldPath, Any]]:
     """Values at a dotted path where ``*`` stands for every item of a list."""
     found: list[tuple[FieldPath, Any]] = [((), data)]
-    for part in pattern.split("."):
+    for part in _parts(pattern):
         step: list[tuple[FieldPath, Any]] = []
         for path, value in found:
-            if part == "*" and isinstance(value, list):
-                step.extend(((*path, i), item) for i, item in enumerate(value))
-            elif isinstance(value, dict) and part in value:
+            if part == "*":
+                if value.__class__ is list:
+                    step.extend(((*path, i), item) for i, item in enumerate(value))
+            elif value.__class__ is dict and part in value:
                 step.append(((*path, part), value[part]))
+        if not step:
+            return step
         found = step
-    yield from found
+    return found
 
 
 def check(document: Document, config: Config) -> list[Finding]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 FieldPath = tuple[str | int, ...]
@@ -48,22 +48,38 @@ class SourceMap:
     nearest ancestor that is, so every finding still lands on a real line.
     """
 
-    __slots__ = ("_positions", "root")
+    __slots__ = ("_pending", "_positions", "root")
 
-    def __init__(self, root: Position, positions: Mapping[FieldPath, Position]) -> None:
+    def __init__(
+        self,
+        root: Position,
+        positions: Mapping[FieldPath, Position] | None = None,
+        *,
+        pending: Callable[[], Mapping[FieldPath, Position]] | None = None,
+    ) -> None:
+        """``positions`` now, or ``pending``: a function that computes them when first asked
+        (the loader re-reads the file then; most documents are never asked)."""
         self.root = root
         self._positions = positions
+        self._pending = pending
+
+    def _table(self) -> Mapping[FieldPath, Position]:
+        if self._positions is None:
+            self._positions = self._pending() if self._pending is not None else {}
+            self._pending = None
+        return self._positions
 
     def locate(self, path: FieldPath) -> Position:
+        table = self._table()
         while path:
-            found = self._positions.get(path)
+            found = table.get(path)
             if found is not None:
                 return found
             path = path[:-1]
         return self.root
 
     def has(self, path: FieldPath) -> bool:
-        return path in self._positions
+        return path in self._table()
 
     def within(self, prefix: FieldPath) -> SourceMap:
         """The map of a value nested at ``prefix`` (a document embedded in another)."""

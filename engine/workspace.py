@@ -131,15 +131,15 @@ class Workspace:
             findings.append(finding)
             doubled.add(id(document))
         rules = {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
-        named = frozenset(
-            absolute(p)
-            for p in discover(self.root, self.config.include, self.config.exclude, paths)
-        )
         return Inventory(
             documents=tuple(documents),
             valid=tuple(d for d in valid if id(d) not in doubled),
             findings=tuple(findings),
             files=len(files),
             rules=frozenset(rules),
-            named=named if paths else frozenset(),
+            named=frozenset(self._named(paths)) if paths else frozenset(),
         )
+
+    def _named(self, paths: Sequence[Path]) -> list[Path]:
+        found = discover(self.root, self.config.include, self.config.exclude, paths)
+        return [absolute(p) for p in found]

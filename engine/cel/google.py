@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib.util
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +17,35 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
 
 def importable() -> bool:
     return importlib.util.find_spec("cel_expr_python") is not None
+
+
+_NONE_MARGIN = 1 << 40
+_shielded = False
+
+
+def shield_none() -> None:
+    """Work around a reference-counting bug of cel-expr-python 0.1.3.
+
+    It drops a reference to ``None`` each time it hands a CEL ``null`` to Python (in
+    ``Value.plain_value()``, and now and then elsewhere) without having taken one. On CPython
+    3.11, where ``None`` is not immortal, its count reaches zero after some thousands of nulls
+    and the interpreter aborts: "Fatal Python error: none_dealloc". From 3.12 ``None`` is
+    immortal and the bug is harmless. So, once per process on 3.11, ``None`` gets a margin of
+    2**40 references: the count is read at the object's first field (where CPython keeps it)
+    and written only if it matches what ``sys.getrefcount`` reports.
+    """
+    global _shielded
+    if _shielded or sys.version_info >= (3, 12):
+        return
+    field = ctypes.c_ssize_t.from_address(id(None))
+    if abs(field.value - (sys.getrefcount(None) - 1)) <= 2:
+        field.value += _NONE_MARGIN
+    else:  # pragma: no cover - an unusual CPython build: a slower, smaller margin
+        increment = ctypes.pythonapi.Py_IncRef
+        increment.argtypes = [ctypes.py_object]
+        for _ in range(1_000_000):
+            increment(None)
+    _shielded = True
 
 
 def _types(cel: Any) -> dict[CelType, Any]:
@@ -53,6 +84,7 @@ class GoogleBackend:
     def __init__(self, variables: Mapping[str, CelType], functions: Sequence[Function]) -> None:
         from cel_expr_python import cel
 
+        shield_none()
         self._cel = cel
         types = _types(cel)
         declarations = [

@@ -1,0 +1,151 @@
+"""changegate's benchmark: one run prints every figure issue 3 asks for.
+
+1. ``changegate check`` over a synthetic repository of N documents (default 10,000), cold
+   (a fresh process: interpreter start, imports, loading, schemas, policies, report), with
+   the fast CEL backend and with the fallback, against two floors measured in this process:
+   - parse only: reading every file with PyYAML's C loader (``yaml.load(CSafeLoader)``);
+   - hand-written Python: that parse plus five built-in rules written directly in Python.
+   The ratios are check time / floor. Peak memory (RSS) of each check is reported too.
+2. A pull-request-sized check (examples/acme-shop with a shipped context), cold, median of
+   several runs.
+
+    python bench/run.py [--documents 10000] [--skip-fallback] [--runs 3]
+
+Figures, not pass/fail: timed assertions do not belong in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402 - the sibling script
+
+AT = "2024-06-01T00:00:00Z"
+CHANGEGATE = [sys.executable, "-m", "engine"]
+
+
+def timed(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Wall seconds, exit code and peak RSS (MB) of one fresh process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    errors = process.stderr.read().decode() if process.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in {0, 1}:
+        raise SystemExit(f"{' '.join(command)} failed with {code}:\n{errors}")
+    return elapsed, code, usage.ru_maxrss // 1024
+
+
+def parse_floor(files: list[Path]) -> tuple[float, list[object]]:
+    started = time.perf_counter()
+    documents = [yaml.load(f.read_bytes(), Loader=yaml.CSafeLoader) for f in files]
+    return time.perf_counter() - started, documents
+
+
+def python_floor(documents: list[object]) -> tuple[float, int]:
+    """Five built-in rules, written directly in Python over the parsed documents."""
+    started = time.perf_counter()
+    failures = 0
+    released: dict[str, list[tuple[int, ...]]] = {}
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "ReleasePlan":
+            spec = doc["spec"]
+            if spec.get("status") == "released":
+                version = tuple(int(p) for p in spec["version"].split("."))
+                released.setdefault(spec["service"], []).append(version)
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        spec = doc.get("spec", {})
+        if doc.get("kind") == "ChangeRequest":
+            # change-completeness/rollback-plan and standard-template
+            if spec["type"] != "standard" and not spec.get("rollback"):
+                failures += 1
+            if spec["type"] == "standard" and spec.get("template") not in {"tls-rotation"}:
+                failures += 1
+        elif doc.get("kind") == "ReleasePlan" and spec.get("status") in {"planned", None}:
+            # release-readiness/exit-criteria and blocking-bugs
+            criteria = spec.get("exitCriteria", [])
+            if any(not c.get("check") and not c.get("done") for c in criteria):
+                failures += 1
+            fixes = spec.get("scope", {}).get("fixes", [])
+            if any(
+                f["priority"] in {"critical", "high"} and f["status"] not in {"fixed", "verified"}
+                for f in fixes
+            ):
+                failures += 1
+        if doc.get("kind") == "ReleasePlan":
+            # release-versioning/semver-bump
+            version = tuple(int(p) for p in spec["version"].split("."))
+            older = [v for v in released.get(spec["service"], []) if v < version]
+            if older:
+                previous = max(older)
+                bump = (
+                    "major" if version[0] != previous[0]
+                    else "minor" if version[1] != previous[1] else "patch"
+                )  # fmt: skip
+                failures += bump != spec["type"]
+    return time.perf_counter() - started, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each cold check (median)")
+    parser.add_argument("--skip-fallback", action="store_true", help="skip cel-python (slow)")
+    args = parser.parse_args()
+
+    repo = HERE / "out" / f"repo-{args.documents}"
+    if not (repo / "changegate.yaml").exists():
+        generate(args.documents, repo)
+    files = sorted(repo.rglob("*.yaml"))
+    print(f"synthetic repository: {len(files):,} documents in {repo.relative_to(ROOT)}")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+
+    floors = [parse_floor(files) for _ in range(args.runs)]
+    parse_seconds = statistics.median(f[0] for f in floors)
+    rule_seconds, _ = python_floor(floors[0][1])
+    python_seconds = parse_seconds + rule_seconds
+    print(f"floor, parse only (PyYAML C loader):      {parse_seconds:6.2f} s")
+    print(f"floor, parse + 5 rules in plain Python:   {python_seconds:6.2f} s\n")
+
+    check = [*CHANGEGATE, "check", str(repo), "--at", AT]
+    backends = ["cel-expr-python"] + ([] if args.skip_fallback else ["cel-python"])
+    for backend in backends:
+        runs = 1 if backend == "cel-python" else args.runs
+        results = [timed([*check, "--cel-backend", backend]) for _ in range(runs)]
+        seconds = statistics.median(r[0] for r in results)
+        peak = max(r[2] for r in results)
+        print(
+            f"check, {backend:<16} {seconds:6.2f} s   "
+            f"{seconds / parse_seconds:5.2f}x parse floor   "
+            f"{seconds / python_seconds:5.2f}x Python floor   peak RSS {peak:,} MB"
+        )
+
+    context = ROOT / "examples" / "acme-shop" / "contexts" / "pr-42-approved.yaml"
+    small = [*CHANGEGATE, "check", "examples/acme-shop", "--context", str(context), "--at", AT]
+    timed(small)  # warm the file cache; every run below is still a fresh process
+    samples = sorted(timed(small)[0] for _ in range(max(args.runs, 9)))
+    print(
+        f"\npull-request-sized check (acme-shop), cold: median {statistics.median(samples):.3f} s"
+        f" (min {samples[0]:.3f}, max {samples[-1]:.3f}, {len(samples)} runs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
