@@ -12,7 +12,10 @@ ZERO_WIDTH: Final = "\u200b"
 # the start of a line, such as - + . !, cannot act).
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#|~>])")
 _MENTION: Final = re.compile(r"@(?=[A-Za-z0-9])")
-_REFERENCE: Final = re.compile(r"(?<![A-Za-z0-9])#(?=\d)")
+# Issue and pull request references: #123, owner/repo#123, GH-123.
+_REFERENCE: Final = re.compile(r"#(?=\d)|(?<=\bGH)-(?=\d)", re.IGNORECASE)
+# GitHub's extended autolinks: scheme:// and www. (email addresses lose their @ above).
+_AUTOLINK: Final = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)", re.IGNORECASE)
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -33,9 +36,11 @@ def markdown(text: str) -> str:
     # < > & as entities first (named ones: the backslashes below would break &#39;)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    # A zero-width space after @ and # keeps GitHub from notifying people or linking issues.
+    # A zero-width space keeps GitHub from notifying people (@), linking issues (#123) and
+    # turning bare URLs into links.
     text = _MENTION.sub("@" + ZERO_WIDTH, text)
-    return _REFERENCE.sub("#" + ZERO_WIDTH, text)
+    text = _REFERENCE.sub(lambda m: m.group(0) + ZERO_WIDTH, text)
+    return _AUTOLINK.sub(ZERO_WIDTH, text)
 
 
 def truncate(text: str, limit: int) -> str:

@@ -87,6 +87,10 @@ class GitRepo:
             if item.type == "blob":
                 yield str(item.path)
 
+    def close(self) -> None:
+        """Stop the git processes GitPython keeps for reading objects."""
+        self._repo.close()
+
     def head(self) -> str | None:
         try:
             return str(self._repo.head.commit.hexsha)

@@ -100,6 +100,16 @@ class Judge:
                 context = RequestContext()
         self.context = context.with_event(options.event)
 
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if "git" in self.__dict__ and self.git is not None:
+            self.git.close()
+
     @property
     def config(self) -> Config:
         return self.workspace.config
@@ -302,7 +312,7 @@ class Judge:
             event=self.context.event,
             at=self.now,
             findings=findings,
-            documents=len(targets),
+            documents=self._judged_count(targets, given=documents is not None),
             rules=len(rules),
             backend=self.evaluator.backend.name,
             files=inventory.files,
@@ -318,6 +328,19 @@ class Judge:
 
     def rule_docs(self) -> dict[str, str]:
         return rule_docs(self.sources)
+
+    def _judged_count(self, targets: Sequence[Document], *, given: bool) -> int:
+        """The documents judged: the targets, and the invalid documents among the target
+        files (they were judged by their schema)."""
+        if given:
+            return len(targets)
+        valid = {id(d) for d in self.inventory.valid}
+        invalid = sum(
+            1
+            for d in self.inventory.documents
+            if id(d) not in valid and self.is_target_path(d.path)
+        )
+        return len(targets) + invalid
 
     def _changed(self, document: Document) -> bool:
         return self.changed_paths is not None and self.in_pull_request(document.path)

@@ -24,10 +24,13 @@ def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Co
     repo = GitRepo.find(root)
     if repo is None:
         raise UsageError(f"--policies-from {ref}: {root} is not in a git repository")
-    sha = repo.resolve(ref)
-    target = config_file if config_file is not None else root / CONFIG_FILE
-    relative = repo.relative(target if target.is_absolute() else Path.cwd() / target)
-    data = repo.read(sha, relative) if relative else None
+    try:
+        sha = repo.resolve(ref)
+        target = config_file if config_file is not None else root / CONFIG_FILE
+        relative = repo.relative(target if target.is_absolute() else Path.cwd() / target)
+        data = repo.read(sha, relative) if relative else None
+    finally:
+        repo.close()
     if data is None:
         return defaults()
     return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check)

@@ -55,7 +55,8 @@ def options(args: argparse.Namespace) -> Options:
 
 
 def run(args: argparse.Namespace) -> int:
-    outcomes = Judge(options(args)).judge()
+    with Judge(options(args)) as judge:
+        outcomes = judge.judge()
     with opened(args) as out:
         REPORTERS[args.format](outcomes, out, color=use_color(args, out))
     return EXIT_DENIED if outcomes.verdict.decision == "deny" else EXIT_OK

@@ -5,6 +5,7 @@ in system-out, waived and skipped outcomes are skipped."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import TextIO
 from xml.etree import ElementTree as ET
@@ -13,6 +14,13 @@ from engine.findings import Finding, Outcome
 from engine.paths import display_path
 from engine.times import format_instant
 from engine.verdict import Report
+
+# XML 1.0 has no way to write these characters, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def _case_name(rule: str, kind: str | None, name: str | None) -> str:
@@ -69,20 +77,21 @@ def _finding_case(finding: Finding) -> ET.Element:
     case = ET.Element(
         "testcase",
         classname=finding.rule.split("/", 1)[0],
-        name=_case_name(finding.rule, finding.kind, finding.name),
-        file=path,
+        name=_xml_text(_case_name(finding.rule, finding.kind, finding.name)),
+        file=_xml_text(path),
         line=str(finding.line),
     )
     where = f"{path}:{finding.line}:{finding.column}"
+    message = _xml_text(finding.message)
     if finding.outcome is Outcome.ERROR:
-        element = ET.SubElement(case, "error", message=finding.message, type=finding.rule)
-        element.text = f"{where}: {finding.message}"
+        element = ET.SubElement(case, "error", message=message, type=finding.rule)
+        element.text = f"{_xml_text(where)}: {message}"
     elif finding.outcome is Outcome.WAIVED:
-        ET.SubElement(case, "skipped", message=f"waived: {finding.message}")
+        ET.SubElement(case, "skipped", message=f"waived: {message}")
     elif finding.denies:
-        element = ET.SubElement(case, "failure", message=finding.message, type=finding.rule)
-        element.text = f"{where}: {finding.message}"
+        element = ET.SubElement(case, "failure", message=message, type=finding.rule)
+        element.text = f"{_xml_text(where)}: {message}"
     else:
         output = ET.SubElement(case, "system-out")
-        output.text = f"{finding.severity}: {where}: {finding.message}"
+        output.text = f"{finding.severity}: {_xml_text(where)}: {message}"
     return case

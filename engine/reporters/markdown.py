@@ -33,13 +33,14 @@ class Row:
 
 
 def _row(finding: Finding) -> Row:
+    """A finding as table cells, escaped once here (the template only places them)."""
     where = f"{display_path(finding.path)}:{finding.line}"
     if finding.name:
         where += f" ({finding.kind} {finding.name})"
     return Row(
         rule=_RULE_ID.sub("", finding.rule.lower()),  # ids go in code spans: keep them plain
-        where=truncate(where, 300),
-        message=truncate(finding.message, MESSAGE_LIMIT),
+        where=escape_markdown(truncate(where, 300)),
+        message=escape_markdown(truncate(finding.message, MESSAGE_LIMIT)),
         outcome=str(finding.outcome),
     )
 
@@ -47,23 +48,24 @@ def _row(finding: Finding) -> Row:
 def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = None) -> str:
     import jinja2  # only this format needs it
 
-    environment = jinja2.Environment(  # noqa: S701 - markdown: the md filter escapes
+    environment = jinja2.Environment(  # noqa: S701 - markdown: rows are escaped by _row
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
-    environment.filters["md"] = escape_markdown
     source = bundled("templates", "markdown", "verdict.md.j2").read_text(encoding="utf-8")
     template = environment.from_string(source)
     findings = list(verdict.findings)
+    rows = [_row(f) for f in findings]
+    head = escape_markdown(summary(verdict, color=False))
 
     def page(shown: int) -> str:
-        kept = findings[:shown]
+        kept = list(zip(findings[:shown], rows[:shown], strict=True))
         return template.render(
             marker=MARKER,
             verdict=verdict,
-            summary=escape_markdown(summary(verdict, color=False)),
-            failures=[_row(f) for f in kept if f.denies],
-            warnings=[_row(f) for f in kept if not f.denies and f.outcome is Outcome.FAIL],
-            waived=[_row(f) for f in kept if f.outcome is Outcome.WAIVED],
+            summary=head,
+            failures=[row for f, row in kept if f.denies],
+            warnings=[row for f, row in kept if not f.denies and f.outcome is Outcome.FAIL],
+            waived=[row for f, row in kept if f.outcome is Outcome.WAIVED],
             hidden=len(findings) - shown,
             details_url=details_url,
             version=__version__,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from engine import __version__
 from engine.findings import Finding, Outcome, Severity
@@ -35,6 +37,15 @@ def _rule(rule_id: str, text: str, level: str) -> dict[str, Any]:
     }
 
 
+def artifact(path: Path) -> dict[str, str]:
+    """A URI reference for the file: percent-encoded and relative to the source root (the
+    working directory) when under it, else an absolute file: URI."""
+    shown = display_path(path)
+    if shown.startswith("/"):
+        return {"uri": Path(shown).as_uri()}
+    return {"uri": quote(shown, safe="/"), "uriBaseId": "%SRCROOT%"}
+
+
 def document(report: Report) -> dict[str, Any]:
     findings = report.verdict.findings
     rule_ids = sorted({f.rule for f in findings} | {e.rule for e in report.evaluations})
@@ -52,7 +63,7 @@ def document(report: Report) -> dict[str, Any]:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": artifact(finding.path),
                         "region": {"startLine": finding.line, "startColumn": finding.column},
                     }
                 }
