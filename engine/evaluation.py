@@ -7,6 +7,7 @@ An evaluation error is an ``error`` outcome that denies, with the CEL message an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ from engine.sourcemap import FieldPath
 from engine.times import format_instant
 
 UNMATCHED_RULE: Final = "changegate/unmatched"
+_READS_VARIABLES: Final = re.compile(r"\bvariables\b")
 
 
 def plain(value: Any) -> Any:

@@ -1,98 +1,106 @@
-"""The git history reader: the only module that imports GitPython (imported lazily, since
-most runs never touch history)."""
+"""The git history reader: the only module that talks to git.
+
+Point reads (does a commit exist, a file at a commit, the files of a tree) run the ``git``
+command directly: a check makes a handful and importing GitPython would cost more than all
+of them (~60 ms). Walking history (the audit) goes through GitPython, imported then.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ChangegateError, UsageError
-from engine.paths import real
+from engine.paths import absolute, real
+
+_TIMEOUT = 60  # seconds for one git command; a stuck git must not hang CI forever
 
 
 class GitError(ChangegateError):
     """git could not answer; the message says what is missing."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class GitRepo:
     root: Path
-    _repo: Any
+    _history: Any = field(default=None, repr=False)  # GitPython's Repo, opened on demand
 
     @classmethod
     def find(cls, start: Path) -> GitRepo | None:
-        """The repository containing ``start``, or None outside any (or without git)."""
+        """The working tree containing ``start``; None outside any, or without git."""
+        if shutil.which("git") is None:
+            return None
+        folder = real(start if start.is_dir() else start.parent)
+        for candidate in (folder, *folder.parents):
+            if (candidate / ".git").exists():
+                return cls(candidate)
+        return None
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         try:
-            import git
-        except ImportError:  # pragma: no cover - GitPython needs the git executable
-            return None
-        try:
-            repo = git.Repo(start, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            return None
-        if repo.working_tree_dir is None:
-            return None
-        return cls(real(Path(repo.working_tree_dir)), repo)
+            result = subprocess.run(
+                ["git", "-C", str(self.root), *args],
+                capture_output=True,
+                timeout=_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} took over {_TIMEOUT} s in {self.root}") from None
+        if check and result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip()
+            raise GitError(f"git {' '.join(args)}: {message}")
+        return result
 
     def relative(self, path: Path) -> str | None:
         """``path`` relative to the repository root, POSIX style; None if outside."""
         try:
-            return (real(path.parent) / path.name).relative_to(self.root).as_posix()
+            return absolute(path).relative_to(self.root).as_posix()
         except ValueError:
             return None
 
     def resolve(self, ref: str) -> str:
         """The full SHA of ``ref``; a UsageError naming the ref when it does not exist."""
-        import git
-
-        try:
-            return str(self._repo.rev_parse(ref).hexsha)
-        except (git.BadName, ValueError, git.GitCommandError):
+        result = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        if result.returncode != 0:
             raise UsageError(
                 f"git ref {ref!r} does not exist in {self.root} (is the clone shallow? "
                 "fetch it, e.g. actions/checkout with fetch-depth: 0)"
-            ) from None
+            )
+        return result.stdout.decode().strip()
 
     def has_commit(self, sha: str) -> bool:
-        """Whether the clone holds that commit (GitPython's commit() does not check)."""
-        import git
-
-        try:
-            self._repo.git.cat_file("-e", f"{sha}^{{commit}}")
-        except git.GitCommandError:
-            return False
-        return True
+        return self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
     def read(self, ref: str, path: str) -> bytes | None:
         """The content of ``path`` at ``ref``, or None if it does not exist there."""
-        try:
-            blob = self._repo.commit(ref).tree / path
-        except KeyError:
-            return None
-        if blob.type != "blob":
-            return None
-        return bytes(blob.data_stream.read())
+        result = self._git("cat-file", "blob", f"{ref}:{path}", check=False)
+        return result.stdout if result.returncode == 0 else None
 
     def files(self, ref: str, under: str = "") -> Iterator[str]:
         """Paths of the files at ``ref`` (under a folder, if given)."""
-        tree = self._repo.commit(ref).tree
+        args = ["ls-tree", "-r", "-z", "--name-only", ref]
         if under:
-            try:
-                tree = tree / under.strip("/")
-            except KeyError:
-                return
-        for item in tree.traverse():
-            if item.type == "blob":
-                yield str(item.path)
-
-    def close(self) -> None:
-        """Stop the git processes GitPython keeps for reading objects."""
-        self._repo.close()
+            args += ["--", under.strip("/")]
+        output = self._git(*args).stdout.decode()
+        yield from (p for p in output.split("\0") if p)
 
     def head(self) -> str | None:
-        try:
-            return str(self._repo.head.commit.hexsha)
-        except ValueError:  # an unborn branch: no commit yet
-            return None
+        result = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        return result.stdout.decode().strip() or None
+
+    def history(self) -> Any:
+        """GitPython's Repo, for walking history."""
+        if self._history is None:
+            import git
+
+            self._history = git.Repo(self.root)
+        return self._history
+
+    def close(self) -> None:
+        """Stop the git processes GitPython keeps for reading objects, if it was used."""
+        if self._history is not None:
+            self._history.close()

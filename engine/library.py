@@ -81,15 +81,20 @@ class Library:
         return {(d.kind, d.name): d for d in self.documents if d.name is not None}
 
     @cached_property
-    def _releases_by_service(self) -> dict[str, list[tuple[str, str]]]:
-        """service -> [(version, status)] of every release plan."""
-        index: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    def _released_by_service(self) -> dict[str, list[tuple[semver.Version, str]]]:
+        """service -> its released versions, parsed, newest first."""
+        index: dict[str, list[tuple[semver.Version, str]]] = defaultdict(list)
         for document in self.documents:
-            if document.kind == "ReleasePlan":
-                spec = document.spec
-                index[_release_service(spec)].append(
-                    (str(spec.get("version")), str(spec.get("status", "planned")))
-                )
+            spec = document.spec
+            if document.kind != "ReleasePlan" or spec.get("status") != "released":
+                continue
+            try:
+                version = semver.Version.parse(str(spec.get("version")))
+            except ValueError:
+                continue
+            index[_release_service(spec)].append((version, str(spec["version"])))
+        for versions in index.values():
+            versions.sort(key=lambda v: v[0].sort_key, reverse=True)
         return index
 
     @cached_property
@@ -215,18 +220,10 @@ class Library:
             return ""
         spec = document.spec
         current = semver.Version.parse(str(spec["version"]))
-        best: semver.Version | None = None
-        best_text = ""
-        for version, status in self._releases_by_service.get(_release_service(spec), ()):
-            if status != "released":
-                continue
-            try:
-                candidate = semver.Version.parse(version)
-            except ValueError:
-                continue
-            if candidate.compare(current) < 0 and (best is None or candidate.compare(best) > 0):
-                best, best_text = candidate, version
-        return best_text
+        for version, text in self._released_by_service.get(_release_service(spec), ()):
+            if version.compare(current) < 0:
+                return text  # newest first: the first older one is the highest
+        return ""
 
     def fn_release(self, name: str) -> Any:
         document = self._by_name.get(("ReleasePlan", name))

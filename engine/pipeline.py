@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from engine import approvals as approvals_module
-from engine import cel
+from engine import cel, parallel
 from engine.approvals import ApprovalSet
 from engine.config import Config
 from engine.context import RequestContext, load_context
@@ -70,6 +70,7 @@ class Options:
     context_file: Path | None = None
     policies_from: str | None = None
     backend: str | None = None
+    jobs: int | None = None  # worker processes (None: as many as pay off)
 
 
 @dataclass
@@ -128,12 +129,21 @@ class Judge:
     def inventory(self) -> Inventory:
         return self.workspace.load(self.options.paths, repository=True)
 
+    @cached_property
+    def git_root(self) -> Path | None:
+        """The top of the git working tree, found without starting git."""
+        for folder in (self.workspace.root, *self.workspace.root.parents):
+            if (folder / ".git").exists():
+                return folder
+        return None
+
     def relative(self, path: Path) -> str:
         """A path relative to the git root (what pull requests list), else to the repo root."""
-        if self.git is not None:
-            found = self.git.relative(path)
-            if found is not None:
-                return str(found)
+        if self.git_root is not None:
+            try:
+                return absolute(path).relative_to(self.git_root).as_posix()
+            except ValueError:
+                pass
         return self.root_relative(path)
 
     def root_relative(self, path: Path) -> str:
@@ -164,9 +174,16 @@ class Judge:
     def explicit_paths(self) -> tuple[Path, ...]:
         return self.workspace.explicit(self.options.paths)
 
+    @cached_property
+    def named(self) -> frozenset[Path]:
+        """The files the paths name (when they name less than the repository)."""
+        if not self.explicit_paths:
+            return frozenset()
+        return frozenset(self.workspace.named(self.explicit_paths))
+
     def is_target_path(self, path: Path) -> bool:
         if self.explicit_paths:
-            return absolute(path) in self.inventory.named
+            return absolute(path) in self.named
         if self.changed_paths is not None:
             return self.in_pull_request(path)
         return True
@@ -259,10 +276,11 @@ class Judge:
             now=self.now,
             backend=self.options.backend,
             changed=changed,
-            old_object=self._old_object,
+            old_object=self.old_object,
         )
 
-    def _old_object(self, document: Document) -> Any:
+    def old_object(self, document: Document) -> Any:
+        """The document as it is at the base revision (``oldObject``), or None."""
         pr = self.context.pull_request
         base = self.options.policies_from or (pr.base_sha if pr else None)
         if base is None or self.git is None:
@@ -283,6 +301,12 @@ class Judge:
 
     def judge(self, documents: Sequence[Document] | None = None) -> Outcomes:
         """Judge the target documents (or the given ones) and build the verdict."""
+        if documents is None:
+            files = self.workspace.files(self.explicit_paths, repository=True)
+            count = parallel.workers(self, len(files))
+            if count > 1:
+                shares = parallel.judge_in_parallel(self, files, count)
+                return self._outcome_of_shares(shares, len(files))
         inventory = self.inventory
         if documents is None:
             targets = [d for d in inventory.valid if self.is_target_path(d.path)]
@@ -300,7 +324,7 @@ class Judge:
         findings.extend(evaluated)
         findings = apply_waivers(
             findings,
-            targets,
+            {(d.kind, d.name): d.labels for d in targets},
             self.sources.waivers,
             now=self.now,
             zone_name=self.config.timezone,
@@ -328,6 +352,40 @@ class Judge:
 
     def rule_docs(self) -> dict[str, str]:
         return rule_docs(self.sources)
+
+    def _outcome_of_shares(self, shares: parallel.Shares, files: int) -> Outcomes:
+        findings = [f for f in shares.load_findings if self.is_target_path(f.path)]
+        elsewhere = {f.path for f in shares.load_findings} - {f.path for f in findings}
+        if elsewhere:
+            findings.append(_elsewhere(sorted(elsewhere)))
+        findings.extend(self._context_findings())
+        findings.extend(shares.findings)
+        findings = apply_waivers(
+            findings,
+            shares.labels,
+            self.sources.waivers,
+            now=self.now,
+            zone_name=self.config.timezone,
+            judged_all=self.judged_all,
+        )
+        rules = {e.rule for e in shares.evaluations if e.outcome is not Outcome.SKIP}
+        rules |= {f.rule for f in findings}
+        verdict = Verdict.of(
+            event=self.context.event,
+            at=self.now,
+            findings=findings,
+            documents=shares.judged,
+            rules=len(rules),
+            backend=shares.backend,
+            files=files,
+        )
+        return Outcomes(
+            verdict,
+            shares.evaluations,
+            self.rule_docs(),
+            approvals=self.approvals,
+            sources=self.sources,
+        )
 
     def _judged_count(self, targets: Sequence[Document], *, given: bool) -> int:
         """The documents judged: the targets, and the invalid documents among the target

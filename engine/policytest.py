@@ -209,7 +209,7 @@ def _case(
     findings, records = evaluator.evaluate([subject], changed=lambda _: False)
     findings = apply_waivers(
         findings,
-        [subject],
+        {(subject.kind, subject.name): subject.labels},
         [d for d in documents if d.kind == "Waiver"],
         now=now,
         zone_name=config.timezone,

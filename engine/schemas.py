@@ -12,17 +12,18 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any, Final
 
 from engine.documents import KINDS, Document, schema_rule
 from engine.findings import Finding
 from engine.resources import bundled
 from engine.sourcemap import FieldPath, format_field
 from engine.suggest import did_you_mean
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain failures (~90 ms at start-up)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 
 def _optional(module: str) -> Any:
@@ -66,12 +67,16 @@ class SchemaSet:
 
     @cached_property
     def _registry(self) -> Registry[Any]:
+        from referencing import Registry, Resource
+
         return Registry().with_resources(
             (schema["$id"], Resource.from_contents(schema)) for schema in self._raw.values()
         )
 
     @cached_property
     def _detailed(self) -> dict[str, Draft202012Validator]:
+        from jsonschema import Draft202012Validator
+
         return {
             kind: Draft202012Validator(self.schema(kind), registry=self._registry) for kind in KINDS
         }
@@ -86,8 +91,20 @@ class SchemaSet:
             for kind in KINDS
         }
 
+    @cached_property
+    def _context_fast(self) -> Any:
+        if jsonschema_rs is None:  # pragma: no cover
+            return None
+        registry = jsonschema_rs.Registry([(s["$id"], s) for s in self._raw.values()])
+        return jsonschema_rs.Draft202012Validator(self._raw[CONTEXT], registry=registry)
+
     def context_errors(self, data: Any) -> list[ValidationError]:
         """Problems of a request context file (SPEC §5) against its schema."""
+        fast = self._context_fast
+        if fast is not None and fast.is_valid(data):
+            return []
+        from jsonschema import Draft202012Validator
+
         validator = Draft202012Validator(self._raw[CONTEXT], registry=self._registry)
         return list(validator.iter_errors(data))
 
@@ -201,6 +218,8 @@ def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
             yield document.finding(rule, f"{field}: give {alternatives}", field=path)
             return
         if error.context:
+            from jsonschema.exceptions import best_match
+
             best = best_match(error.context)
             others = len({tuple(e.relative_schema_path)[:1] for e in error.context}) - 1
             for finding in _translate(document, best):
@@ -339,6 +358,8 @@ def _show(value: Any) -> str:
 
 def metaschema_errors(schema: dict[str, Any]) -> list[str]:
     """Problems of a schema against the 2020-12 metaschema (used by the tests and `schema`)."""
+    from jsonschema import Draft202012Validator
+
     return [
         e.message
         for e in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema)

@@ -25,13 +25,15 @@ class Version(NamedTuple):
         major, minor, patch, pre = found.groups()
         return cls(int(major), int(minor), int(patch), tuple(pre.split(".")) if pre else ())
 
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-        # A pre-release sorts before its release; numeric identifiers before alphanumeric.
+    @property
+    def sort_key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
+        """Orders versions by semver precedence: a pre-release before its release, numeric
+        identifiers before alphanumeric ones."""
         pre = tuple((0, int(p)) if p.isdigit() else (1, p) for p in self.prerelease)
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
 
     def compare(self, other: Version) -> int:
-        mine, theirs = self._key(), other._key()
+        mine, theirs = self.sort_key, other.sort_key
         return (mine > theirs) - (mine < theirs)
 
 

@@ -8,7 +8,7 @@ policy, not an exception to grant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -50,7 +50,7 @@ class Waiver:
             expires=expires,
         )
 
-    def covers(self, finding: Finding, labels: dict[str, str]) -> bool:
+    def covers(self, finding: Finding, labels: Mapping[str, str]) -> bool:
         policy, _, rule = self.rule.partition("/")
         if rule == "*":
             if not finding.rule.startswith(policy + "/"):
@@ -66,7 +66,7 @@ class Waiver:
 
 def apply(
     findings: Sequence[Finding],
-    documents: Sequence[Document],
+    labels: Mapping[tuple[str, str | None], Mapping[str, str]],
     waiver_documents: Sequence[Document],
     *,
     now: datetime,
@@ -74,13 +74,13 @@ def apply(
     judged_all: bool,
 ) -> list[Finding]:
     """``findings`` with waivers applied, plus a finding for every expired or unused waiver.
+    ``labels`` holds the labels of every judged document, by (kind, name).
 
     When only some documents were judged (a pull request's), a waiver's own state is reported
     only if the waiver is among them: another document's stale waiver must not block an
     unrelated change, and "unused" cannot be known."""
-    judged = {(d.kind, d.name) for d in documents}
+    judged = set(labels)
     waivers = [Waiver.of(d, zone_name) for d in waiver_documents]
-    labels = {(d.kind, d.name): d.labels for d in documents}
     used: set[int] = set()
     out: list[Finding] = []
     for finding in findings:

@@ -18,6 +18,11 @@ from engine.paths import absolute, real
 from engine.schemas import SchemaSet
 
 
+def inventory_rules(documents: Sequence[Document]) -> set[str]:
+    """The rules loading applies: YAML, the envelope, and the schema of each kind seen."""
+    return {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
+
+
 def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Config:
     from engine.gitrepo import GitRepo
 
@@ -108,7 +113,7 @@ class Workspace:
                 f"{', '.join(self.config.include)}); run changegate in the repository root, "
                 "pass --repo, or set documents.include in changegate.yaml"
             )
-        return sorted(found)
+        return sorted(found, key=str)
 
     def load(self, paths: Sequence[Path] = (), *, repository: bool = False) -> Inventory:
         """Load and check documents. With ``repository``, the whole repository is loaded
@@ -116,6 +121,25 @@ class Workspace:
         were given."""
         paths = self.explicit(paths)
         files = self.files(paths, repository=repository)
+        documents, valid, findings = self.load_files(files)
+        doubled = set()
+        for document, finding in duplicate_names(documents):
+            findings.append(finding)
+            doubled.add(id(document))
+        return Inventory(
+            documents=tuple(documents),
+            valid=tuple(d for d in valid if id(d) not in doubled),
+            findings=tuple(findings),
+            files=len(files),
+            rules=frozenset(inventory_rules(documents)),
+            named=frozenset(self.named(paths)) if paths else frozenset(),
+        )
+
+    def load_files(
+        self, files: Sequence[Path]
+    ) -> tuple[list[Document], list[Document], list[Finding]]:
+        """Every document of ``files``, the valid ones, and the findings (names are not yet
+        compared across files)."""
         documents: list[Document] = []
         valid: list[Document] = []
         findings: list[Finding] = []
@@ -129,20 +153,9 @@ class Workspace:
                 findings.extend(problems)
                 if not problems:
                     valid.append(document)
-        doubled = set()
-        for document, finding in duplicate_names(documents):
-            findings.append(finding)
-            doubled.add(id(document))
-        rules = {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
-        return Inventory(
-            documents=tuple(documents),
-            valid=tuple(d for d in valid if id(d) not in doubled),
-            findings=tuple(findings),
-            files=len(files),
-            rules=frozenset(rules),
-            named=frozenset(self._named(paths)) if paths else frozenset(),
-        )
+        return documents, valid, findings
 
-    def _named(self, paths: Sequence[Path]) -> list[Path]:
+    def named(self, paths: Sequence[Path]) -> list[Path]:
+        """The files the given paths name, absolute."""
         found = discover(self.root, self.config.include, self.config.exclude, paths)
         return [absolute(p) for p in found]

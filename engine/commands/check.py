@@ -38,6 +38,12 @@ def add_judging(parser: argparse.ArgumentParser) -> None:
         choices=("auto", *BACKENDS),
         help="CEL runtime (default: $CHANGEGATE_CEL_BACKEND, else the fastest installed)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes for large repositories (default: one per core, from 2,000 files)",
+    )
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -51,6 +57,7 @@ def options(args: argparse.Namespace) -> Options:
         context_file=args.context,
         policies_from=args.policies_from,
         backend=backend,
+        jobs=args.jobs,
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from engine import policytest
 from engine.cel import BACKENDS
 from engine.commands.output import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.paths import display_path
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine import policytest
 
 HELP = "run policy tests, with per-rule coverage"
 
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine import policytest
+
     workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
     paths = args.paths or [workspace.root / "policies"]
     backend = None if args.cel_backend in {None, "auto"} else args.cel_backend

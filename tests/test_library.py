@@ -1,0 +1,132 @@
+"""The functions changegate adds to CEL, called directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engine.approvals import ApprovalSet
+from engine.config import Config, effective
+from engine.context import RequestContext, parse_context
+from engine.documents import identify
+from engine.library import Library
+from engine.loader import load_text
+
+NOW = datetime(2024, 3, 20, 12, tzinfo=UTC)
+
+
+def library(*documents: str, context: RequestContext | None = None, **config: object) -> Library:
+    loaded = []
+    for text in documents:
+        docs, problems = identify(load_text(text, Path("x.yaml")))
+        assert problems == []
+        loaded += docs
+    return Library(
+        now=NOW,
+        config=Config(path=None, spec=effective({"timezone": "Europe/Berlin", **config})),
+        documents=loaded,
+        context=context or RequestContext(),
+        approvals=ApprovalSet((), (), {}),
+        changed=None,
+    )
+
+
+def release(service: str, version: str, status: str) -> str:
+    return (
+        f"apiVersion: changegate/v1\nkind: ReleasePlan\nmetadata: {{name: {service}-{version}}}\n"
+        f"spec: {{service: {service}, version: '{version}', type: minor, targetDate: '2024-01-01',"
+        f" releaseManager: a, status: {status}}}\n"
+    )
+
+
+def change(
+    name: str, start: str, duration: str, env: str = "production", status: str = "planned"
+) -> str:
+    return (
+        f"apiVersion: changegate/v1\nkind: ChangeRequest\nmetadata: {{name: {name}}}\n"
+        f"spec: {{environment: {env}, services: [checkout], status: {status},\n"
+        f"       schedule: {{start: '{start}', duration: {duration}}}}}\n"
+    )
+
+
+def test_schedules_add_elapsed_time_across_a_clock_change() -> None:
+    lib = library()
+    schedule = {"start": "2024-03-31T01:00", "duration": "2h"}  # Berlin springs forward at 2:00
+    assert lib.fn_schedule_start(schedule) == datetime(2024, 3, 31, 0, tzinfo=UTC)
+    assert lib.fn_schedule_end(schedule) == datetime(2024, 3, 31, 2, tzinfo=UTC)  # 04:00 CEST
+    explicit = {"start": "2024-03-31T01:00", "end": "2024-03-31T04:00", "timezone": "UTC"}
+    assert lib.fn_schedule_end(explicit) == datetime(2024, 3, 31, 4, tzinfo=UTC)
+
+
+def test_business_days_keep_the_local_time_across_a_clock_change() -> None:
+    lib = library(holidays=[{"date": "2024-04-01", "name": "Easter Monday"}])
+    friday = datetime(2024, 3, 29, 9, tzinfo=UTC)  # 10:00 CET
+    moved = lib.fn_add_business_days(friday, 1)  # Monday is a holiday: Tuesday, 10:00 CEST
+    assert moved == datetime(2024, 4, 2, 8, tzinfo=UTC)
+    assert lib.fn_business_days_between(friday, moved) == 1
+    assert lib.fn_business_days_between(moved, friday) == -1
+
+
+def test_submission_time_prefers_the_pull_request() -> None:
+    lib = library()
+    assert lib.fn_submitted_at({"date": "2024-03-01"}) == datetime(2024, 2, 29, 23, tzinfo=UTC)
+    assert lib.fn_submitted_at({}) == NOW
+    pr = parse_context(
+        {
+            "event": "pull_request",
+            "pullRequest": {"author": "a", "createdAt": "2024-03-05T10:00:00Z"},
+        }
+    )
+    assert library(context=pr).fn_submitted_at({"date": "2024-03-01"}) == datetime(
+        2024, 3, 5, 10, tzinfo=UTC
+    )
+
+
+def test_previous_release_is_the_highest_released_older_version() -> None:
+    lib = library(
+        release("checkout", "2.4.0", "released"),
+        release("checkout", "2.4.1", "released"),
+        release("checkout", "2.6.0", "released"),
+        release("checkout", "2.5.0", "planned"),
+        release("catalog", "9.0.0", "released"),
+    )
+    assert lib.fn_previous_release("checkout-2.5.0") == "2.4.1"
+    assert lib.fn_previous_release("checkout-2.4.0") == ""
+    assert lib.fn_previous_release("no-such-plan") == ""
+
+
+def test_overlapping_changes_are_half_open_and_per_target() -> None:
+    lib = library(
+        change("A", "2024-03-25T10:00", "2h"),
+        change("B", "2024-03-25T11:00", "2h"),
+        change("C", "2024-03-25T12:00", "1h"),
+        change("D", "2024-03-25T10:30", "8h", env="staging"),
+        change("E", "2024-03-25T10:30", "1h", status="cancelled"),
+    )
+    assert lib.fn_overlapping_changes("A") == ["B"]
+    assert lib.fn_overlapping_changes("B") == ["A", "C"]
+    assert lib.fn_overlapping_changes("C") == ["B"]
+    assert lib.fn_overlapping_changes("E") == []
+
+
+@pytest.mark.parametrize(
+    ("version", "bump", "expected"),
+    [("2.5.3", "major", "3.0.0"), ("2.5.3", "minor", "2.6.0"), ("2.5.3", "patch", "2.5.4")],
+)
+def test_semver_next(version: str, bump: str, expected: str) -> None:
+    assert library().fn_semver_next(version, bump) == expected
+
+
+def test_small_helpers() -> None:
+    lib = library(roles={"cab": {"teams": ["acme/cab"], "users": ["dana"]}})
+    assert lib.fn_role_holders("cab") == "team acme/cab, user dana"
+    assert "define roles.qa in changegate.yaml" in lib.fn_role_holders("qa")
+    assert lib.fn_join(["a", 1], ", ") == "a, 1"
+    assert lib.fn_largest([1, 3, 2]) == 3
+    assert lib.fn_largest([]) == 0
+    assert lib.fn_matches_any("search-api", ["catalog", "search-*"])
+    assert lib.fn_requires_lead_time("normal")
+    assert not lib.fn_requires_lead_time("emergency")
+    assert lib.fn_change_template("nope") is None
