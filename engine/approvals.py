@@ -10,8 +10,7 @@ membership is unknown grants nothing (fail closed), and the reason is kept for t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from engine.context import RequestContext, Review
 
@@ -21,8 +20,7 @@ Binding = Callable[[str], str | None]
 _COUNTED: Final = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
 
 
-@dataclass(frozen=True)
-class Approval:
+class Approval(NamedTuple):
     user: str
     roles: tuple[str, ...]
     commit: str | None
@@ -39,8 +37,7 @@ class Approval:
         }
 
 
-@dataclass(frozen=True)
-class ApprovalSet:
+class ApprovalSet(NamedTuple):
     approvals: tuple[Approval, ...]
     ignored: tuple[str, ...]  # one sentence per review that does not count, and why
     unknown_teams: dict[str, tuple[str, ...]]  # role -> why its teams' members are unknown

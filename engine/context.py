@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from engine.errors import ConfigError, UsageError
 from engine.loader import load_file
@@ -16,8 +16,7 @@ from engine.times import format_instant, parse_instant
 EVENTS: Final = ("pull_request", "merge", "deploy", "local")
 
 
-@dataclass(frozen=True)
-class Review:
+class Review(NamedTuple):
     user: str
     state: str
     commit: str | None = None
@@ -26,8 +25,7 @@ class Review:
     user_type: str = "User"
 
 
-@dataclass(frozen=True)
-class PullRequest:
+class PullRequest(NamedTuple):
     author: str
     number: int | None = None
     title: str | None = None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import semver
 from engine.approvals import ApprovalSet
@@ -26,8 +26,7 @@ from engine.zones import zone
 T = CelType
 
 
-@dataclass(frozen=True)
-class Interval:
+class Interval(NamedTuple):
     start: datetime
     end: datetime
     name: str

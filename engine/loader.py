@@ -63,8 +63,7 @@ class Limits(NamedTuple):
 DEFAULT_LIMITS: Final = Limits()
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """Why (part of) a file could not be loaded, at a 1-based position."""
 
     line: int

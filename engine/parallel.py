@@ -27,13 +27,13 @@ from engine.documents import Document, schema_rule
 from engine.errors import ChangegateError
 from engine.findings import Evaluation, Finding
 from engine.paths import display_path
+from engine.pipeline import PARALLEL_FROM
 from engine.sourcemap import Position, SourceMap
 from engine.workspace import inventory_rules
 
 if TYPE_CHECKING:
     from engine.pipeline import Judge
 
-MIN_FILES: Final = 2_000  # below this, starting processes costs more than it saves
 MAX_WORKERS: Final = 4
 
 
@@ -74,7 +74,7 @@ def workers(judge: Judge, files: int) -> int:
     cores = len(os.sched_getaffinity(0))
     if requested is not None:
         return max(1, min(requested, files))
-    if files < MIN_FILES or cores < 2:
+    if files < PARALLEL_FROM or cores < 2:
         return 1
     return min(cores, MAX_WORKERS)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from engine import approvals as approvals_module
-from engine import cel, parallel
+from engine import cel
 from engine.approvals import ApprovalSet
 from engine.config import Config
 from engine.context import RequestContext, load_context
@@ -30,7 +30,11 @@ from engine.verdict import Report, Verdict
 from engine.waivers import apply as apply_waivers
 from engine.workspace import Inventory, Workspace
 
+if TYPE_CHECKING:
+    from engine.parallel import Shares
+
 INCOMPLETE_RULE: Final = "changegate/incomplete-context"
+PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
 OTHERS_RULE: Final = "changegate/invalid-elsewhere"
 
 # Rules the engine itself reports, with what they mean (SARIF help, docs).
@@ -303,10 +307,13 @@ class Judge:
         """Judge the target documents (or the given ones) and build the verdict."""
         if documents is None:
             files = self.workspace.files(self.explicit_paths, repository=True)
-            count = parallel.workers(self, len(files))
-            if count > 1:
-                shares = parallel.judge_in_parallel(self, files, count)
-                return self._outcome_of_shares(shares, len(files))
+            if self.options.jobs not in {None, 1} or len(files) >= PARALLEL_FROM:
+                from engine import parallel  # multiprocessing costs ~20 ms to import
+
+                count = parallel.workers(self, len(files))
+                if count > 1:
+                    shares = parallel.judge_in_parallel(self, files, count)
+                    return self._outcome_of_shares(shares, len(files))
         inventory = self.inventory
         if documents is None:
             targets = [d for d in inventory.valid if self.is_target_path(d.path)]
@@ -353,7 +360,7 @@ class Judge:
     def rule_docs(self) -> dict[str, str]:
         return rule_docs(self.sources)
 
-    def _outcome_of_shares(self, shares: parallel.Shares, files: int) -> Outcomes:
+    def _outcome_of_shares(self, shares: Shares, files: int) -> Outcomes:
         findings = [f for f in shares.load_findings if self.is_target_path(f.path)]
         elsewhere = {f.path for f in shares.load_findings} - {f.path for f in findings}
         if elsewhere:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
@@ -230,7 +229,7 @@ def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
 
 
 def _with_message(finding: Finding, message: str) -> Finding:
-    return replace(finding, message=message)
+    return finding._replace(message=message)
 
 
 def _parts(error: ValidationError) -> tuple[str, Any, Any, dict[str, Any]]:

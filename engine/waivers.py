@@ -9,7 +9,7 @@ policy, not an exception to grant.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -95,8 +95,7 @@ def apply(
             waiver = active[0]
             spec = waiver.document.spec
             out.append(
-                replace(
-                    finding,
+                finding._replace(
                     outcome=Outcome.WAIVED,
                     message=f"{finding.message} (waived by {waiver.document.name}, owner "
                     f"{spec['owner']}, expires {spec['expires']}: {spec['justification']})",
@@ -104,7 +103,7 @@ def apply(
             )
         elif matching:
             names = ", ".join(w.document.name or "?" for w in matching)
-            out.append(replace(finding, message=f"{finding.message} (waiver {names} has expired)"))
+            out.append(finding._replace(message=f"{finding.message} (waiver {names} has expired)"))
         else:
             out.append(finding)
     for waiver in waivers:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from engine.errors import UsageError
 
@@ -31,8 +30,7 @@ class CelType(Enum):
     DYN = "dyn"
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(NamedTuple):
     """A function changegate adds to CEL. ``impl`` takes and returns plain Python values
     (dict, list, str, int, float, bool, None, datetime, timedelta)."""
 
@@ -48,8 +46,7 @@ class Function:
         return f"{self.name}({params}) -> {self.result.value}"
 
 
-@dataclass(frozen=True)
-class CompileError:
+class CompileError(NamedTuple):
     """Why an expression does not compile; line and column are 1-based within it."""
 
     message: str
@@ -62,8 +59,7 @@ class CompileError:
         return f"{text}\n{' ' * (self.column - 1)}^"
 
 
-@dataclass(frozen=True)
-class EvalError:
+class EvalError(NamedTuple):
     """Why an evaluation produced no value (CEL errors are values, not exceptions)."""
 
     message: str

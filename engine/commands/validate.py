@@ -7,14 +7,13 @@ from pathlib import Path
 
 from engine.commands.output import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
-from engine.reporters import json as json_reporter
-from engine.reporters import text as text_reporter
+from engine.reporters import REPORTERS as ALL_REPORTERS
 from engine.verdict import Report, Verdict
 from engine.workspace import Workspace
 
 HELP = "schema-check documents"
 
-REPORTERS = {"text": text_reporter.report, "json": json_reporter.report}
+REPORTERS = {name: ALL_REPORTERS[name] for name in ("text", "json")}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
