@@ -15,12 +15,25 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+DEMO_AT := 2024-01-20T12:00:00Z
+CONTEXTS := examples/acme-shop/contexts
+
 demo: $(STAMP)
-	$(BIN)/changegate --repo examples/acme-shop validate
+	@echo "== validate examples/acme-shop"
+	$(BIN)/changegate validate examples/acme-shop
+	@echo
+	@echo "== check pull request #42: alice adds CHG-2024-0150, bob (CAB) approves"
+	$(BIN)/changegate check examples/acme-shop --context $(CONTEXTS)/pr-42-approved.yaml --at $(DEMO_AT)
+	@echo
+	@echo "== the same pull request, opened and approved by bob himself (exit 1 is the point)"
+	-$(BIN)/changegate check examples/acme-shop --context $(CONTEXTS)/pr-42-self-approved.yaml --at $(DEMO_AT)
+	@echo
+	@echo "== deploying checkout 2.5.0 while UAT sign-off is open (exit 1 is the point)"
+	-$(BIN)/changegate check examples/acme-shop/releases/checkout-v2.5.0.yaml --context $(CONTEXTS)/deploy-checkout-2.5.0.yaml --at 2024-01-25T10:30:00Z
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine tests
-	$(BIN)/ruff format --check engine tests
+	$(BIN)/ruff check engine tests bench docs
+	$(BIN)/ruff format --check engine tests bench docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -28,6 +41,7 @@ typecheck: $(STAMP)
 # pytest exits 5 when it collected no test: that is a failure here, like any other non-zero.
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/changegate test policies/ --min-coverage 100
 
 test: lint typecheck pytest
 

@@ -56,7 +56,7 @@ def _tree_rss(pid: int) -> int:
 
 def timed(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, int, int]:
     """Wall seconds, exit code and peak RSS (MB) of one fresh process with its workers (the
-    sum over the process tree, sampled every 20 ms)."""
+    sum over the process tree, sampled every 200 ms: sampling must not compete with the workers)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env
@@ -65,7 +65,7 @@ def timed(command: list[str], *, env: dict[str, str] | None = None) -> tuple[flo
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.02):
+        while not stop.wait(0.2):
             peak[0] = max(peak[0], _tree_rss(process.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -147,25 +147,32 @@ def main() -> None:
     print(f"synthetic repository: {len(files):,} documents in {repo.relative_to(ROOT)}")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
 
-    floors = [parse_floor(files) for _ in range(args.runs)]
-    parse_seconds = statistics.median(f[0] for f in floors)
-    rule_seconds, _ = python_floor(floors[0][1])
-    python_seconds = parse_seconds + rule_seconds
-    print(f"floor, parse only (PyYAML C loader):      {parse_seconds:6.2f} s")
-    print(f"floor, parse + 5 rules in plain Python:   {python_seconds:6.2f} s\n")
-
+    # Floors and checks alternate, and each ratio compares neighbours: a shared machine's
+    # speed drifts between runs, and this keeps the drift out of the ratios.
     check = [*CHANGEGATE, "check", str(repo), "--at", AT]
+    _, documents = parse_floor(files)  # warm the file cache first
+    rule_seconds, _ = python_floor(documents)
     backends = ["cel-expr-python"] + ([] if args.skip_fallback else ["cel-python"])
     for backend in backends:
         runs = 1 if backend == "cel-python" else args.runs
-        results = [timed([*check, "--cel-backend", backend]) for _ in range(runs)]
-        seconds = statistics.median(r[0] for r in results)
-        peak = max(r[2] for r in results)
+        pairs = []
+        for _ in range(runs):
+            floor_seconds, _ = parse_floor(files)
+            seconds, _, peak = timed([*check, "--cel-backend", backend])
+            pairs.append((floor_seconds, seconds, peak))
+        floor = statistics.median(p[0] for p in pairs)
+        seconds = statistics.median(p[1] for p in pairs)
+        ratios = sorted(p[1] / p[0] for p in pairs)
+        python_ratios = sorted(p[1] / (p[0] + rule_seconds) for p in pairs)
+        print(f"{backend}, {runs} run(s):")
+        print(f"  floor, parse only (PyYAML C loader):    {floor:6.2f} s")
+        print(f"  floor, parse + 5 rules in plain Python: {floor + rule_seconds:6.2f} s")
         print(
-            f"check, {backend:<16} {seconds:6.2f} s   "
-            f"{seconds / parse_seconds:5.2f}x parse floor   "
-            f"{seconds / python_seconds:5.2f}x Python floor   peak RSS {peak:,} MB"
+            f"  changegate check:                       {seconds:6.2f} s   "
+            f"{statistics.median(ratios):.2f}x parse floor (runs {ratios[0]:.2f}-{ratios[-1]:.2f})"
+            f"   {statistics.median(python_ratios):.2f}x Python floor"
         )
+        print(f"  peak memory (all processes):            {max(p[2] for p in pairs):,} MB")
 
     context = ROOT / "examples" / "acme-shop" / "contexts" / "pr-42-approved.yaml"
     small = [*CHANGEGATE, "check", "examples/acme-shop", "--context", str(context), "--at", AT]
