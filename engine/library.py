@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from engine import semver
 from engine.approvals import ApprovalSet
+from engine.calendar import Calendar
 from engine.cel import CelType, Function
 from engine.config import Config
 from engine.context import RequestContext
@@ -21,6 +22,7 @@ from engine.documents import Document
 from engine.durations import LeadTime, parse_duration, parse_lead_time
 from engine.globs import match_any
 from engine.times import parse_datetime
+from engine.windows import Target
 from engine.zones import zone
 
 T = CelType
@@ -113,6 +115,10 @@ class Library:
                     Interval(start, end, document.name or "")
                 )
         return {target: Timeline.of(intervals) for target, intervals in index.items()}
+
+    @cached_property
+    def calendar(self) -> Calendar:
+        return Calendar.of(self.documents, self.config)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -248,6 +254,44 @@ class Library:
                 found.update(i.name for i in timeline.overlapping(start, end) if i.name != me)
         return sorted(found)
 
+    def fn_freeze_conflicts(self, name: str) -> list[str]:
+        """Why the change request of that name may not happen when it is scheduled."""
+        document = self._by_name.get(("ChangeRequest", name))
+        if document is None or document.spec.get("status") in _INACTIVE:
+            return []
+        spec = document.spec
+        start, end = self._schedule(spec)
+        target = Target(spec.get("environment", ""), tuple(spec.get("services", ())), spec.get("type"))
+        passes = {spec["freezeException"]["window"]} if "freezeException" in spec else set()
+        conflicts = self.calendar.conflicts(
+            start, end, target, passes=passes, approvals=self.approvals.approvals
+        )
+        return [c.message for c in conflicts]
+
+    def fn_release_freeze_conflicts(self, name: str) -> list[str]:
+        """Why the deployment window of the release plan of that name is frozen or closed."""
+        document = self._by_name.get(("ReleasePlan", name))
+        if document is None or "window" not in document.spec:
+            return []
+        spec = document.spec
+        window = spec["window"]
+        zone_name = self._zone_of(window)
+        start = parse_datetime(window["start"], zone_name)
+        end = parse_datetime(window["end"], zone_name)
+        services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+        target = Target(spec.get("environment", "production"), services, None)
+        conflicts = self.calendar.conflicts(start, end, target, passes=set(), approvals=())
+        return [c.message for c in conflicts]
+
+    def fn_active_freezes(self, environment: str, service: str, moment: datetime) -> list[str]:
+        freezes, _ = self.calendar.active(moment, Target(environment, (service,), None))
+        return sorted({o.window.name for o in freezes})
+
+    def fn_change_window_open(self, environment: str, service: str, moment: datetime) -> bool:
+        target = Target(environment, (service,), None)
+        _, allowed = self.calendar.matching(target)
+        return not allowed or bool(self.calendar.active(moment, target)[1])
+
     def fn_ignored_approvals(self) -> list[str]:
         return list(self.approvals.ignored)
 
@@ -347,6 +391,29 @@ class Library:
                 "overlappingChanges", (T.STRING,), T.STRING_LIST, self.fn_overlapping_changes,
                 "For the change request of that name: the other active change requests on its "
                 "environment and a shared service whose schedules overlap its own.",
+            ),
+            Function(
+                "freezeConflicts", (T.STRING,), T.STRING_LIST, self.fn_freeze_conflicts,
+                "For the change request of that name: why its schedule may not happen (freezes "
+                "it overlaps and cannot pass, change windows it is outside of), each citing "
+                "the window and when it opens.",
+            ),
+            Function(
+                "releaseFreezeConflicts", (T.STRING,), T.STRING_LIST,
+                self.fn_release_freeze_conflicts,
+                "For the release plan of that name: the freezes and closed change windows its "
+                "deployment window meets.",
+            ),
+            Function(
+                "activeFreezes", (T.STRING, T.STRING, T.TIMESTAMP), T.STRING_LIST,
+                self.fn_active_freezes,
+                "Names of the freezes that apply to an environment and service at an instant.",
+            ),
+            Function(
+                "changeWindowOpen", (T.STRING, T.STRING, T.TIMESTAMP), T.BOOL,
+                self.fn_change_window_open,
+                "Whether changes to an environment and service may happen at an instant as far "
+                "as change windows go (true where no change window applies).",
             ),
             Function(
                 "ignoredApprovals", (), T.STRING_LIST, self.fn_ignored_approvals,

@@ -94,11 +94,11 @@ _SHARED_SPEC: Final = {"ChangeRequest": ("environment", "services", "schedule", 
 
 def _shared(documents: Sequence[Document]) -> bytes:
     """What other shares need of these documents, as plain tuples (they pickle ~10x faster
-    than objects): release plans whole, change requests' target and schedule."""
+    than objects): release plans and windows whole, change requests' target and schedule."""
     records = []
     for document in documents:
         keep = _SHARED_SPEC.get(document.kind)
-        if document.kind == "ReleasePlan":
+        if document.kind in {"ReleasePlan", "FreezeWindow", "ChangeWindow"}:
             body = document.body
         elif keep is not None:
             spec = document.spec

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from engine.config import Config
 from engine.documents import Document, schema_rule
-from engine.findings import Finding
+from engine.findings import Finding, Severity
 from engine.globs import match_any
 from engine.sourcemap import FieldPath, format_field
 from engine.suggest import did_you_mean
@@ -131,7 +131,29 @@ def check(document: Document, config: Config) -> list[Finding]:
                     )
                 )
     findings.extend(_catalog(document, config))
+    if document.kind in _SCOPES:
+        findings.extend(_window(document, config))
     return findings
+
+
+def _window(document: Document, config: Config) -> Iterator[Finding]:
+    """A window's recurrence must expand; one that never occurs is a warning."""
+    from engine.windows import WindowError, window_from
+
+    rule = schema_rule(document.kind)
+    try:
+        window = window_from(document, config.timezone)
+    except (WindowError, ValueError) as error:
+        yield document.finding(rule, f"{error}", field=("spec", "recurrence", "rrule"))
+        return
+    if not window.ever_occurs():
+        yield document.finding(
+            rule,
+            f"{document.kind} {document.name} never occurs (the rule, its exdates and until "
+            "leave no day): check recurrence.rrule",
+            field=("spec", "recurrence"),
+            severity=Severity.WARN,
+        )
 
 
 def _catalog(document: Document, config: Config) -> Iterator[Finding]:

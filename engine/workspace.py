@@ -151,7 +151,7 @@ class Workspace:
                 problems = self.schemas.check(document)
                 problems += semantics.check(document, self.config)
                 findings.extend(problems)
-                if not problems:
+                if not any(p.denies for p in problems):
                     valid.append(document)
         return documents, valid, findings
 
