@@ -572,7 +572,7 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> 
     for count in ("tests", "failures", "errors", "skipped"):
         assert sum(getattr(s, count) for s in suites) == getattr(parsed, count)
     everything = cases(xml)
-    assert len(everything) == 6
+    assert len(everything) == 7
     case, attributes = everything[
         "change-approvals/required-approvals [ChangeRequest CHG-2024-0150]"
     ]
