@@ -101,10 +101,11 @@ class Calendar:
         target: Target,
         *,
         passes: set[str],
-        approvals: Sequence[Approval] = (),
+        approvals: Sequence[Approval] | None = (),
     ) -> list[Conflict]:
         """Why [start, end) may not happen for the target. ``passes`` names the soft freezes
-        the change asks to pass (``spec.freezeException.window``)."""
+        the change asks to pass (``spec.freezeException.window``); ``approvals`` None means
+        they are not known here (outside a pull request), so only the asking is judged."""
         emergency = target.change_type == "emergency"
         freezes, allowed = self.matching(target)
         conflicts = []
@@ -130,7 +131,7 @@ class Calendar:
         target: Target,
         emergency: bool,
         passes: set[str],
-        approvals: Sequence[Approval],
+        approvals: Sequence[Approval] | None,
     ) -> str | None:
         window = occurrence.window
         head = (
@@ -142,16 +143,18 @@ class Calendar:
             if emergency:
                 return None
             opens = self.opens(occurrence.start, target)
-            when = f"reschedule it after {occurrence.local(opens)} {window.zone_name}" if opens else "reschedule it"
+            when = (
+                f"reschedule it after {occurrence.local(opens)} {window.zone_name}"
+                if opens
+                else "reschedule it"
+            )
             return f"{head}: only an emergency change may pass a hard freeze; {when}"
-        missing = missing_approvals(window.exceptions, approvals)
+        missing = [] if approvals is None else missing_approvals(window.exceptions, approvals)
         if window.name in passes and not missing:
             return None
         needs = []
         if window.name not in passes:
-            needs.append(
-                f"spec.freezeException with window: {window.name} and a justification"
-            )
+            needs.append(f"spec.freezeException with window: {window.name} and a justification")
         if missing:
             needs.append("approval from " + ", ".join(missing))
         return f"{head}: to pass this soft freeze the change needs " + " and ".join(needs)
@@ -177,6 +180,8 @@ class Calendar:
         self, start: datetime, end: datetime, target: Target | None = None
     ) -> list[Occurrence]:
         """Every occurrence overlapping [start, end) (of windows matching ``target``)."""
-        windows = self.windows if target is None else [w for w in self.windows if w.applies_to(target)]
+        windows = (
+            self.windows if target is None else [w for w in self.windows if w.applies_to(target)]
+        )
         found = [o for w in windows for o in w.occurrences(start, end)]
         return sorted(found, key=lambda o: (o.start, o.window.name))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 from engine import __version__
-from engine.commands import check, new, schema, validate
+from engine.commands import check, freeze, gate, new, schema, validate
 from engine.commands import test as test_command
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
 from engine.times import parse_instant
@@ -28,6 +28,8 @@ COMMANDS: dict[str, Command] = {
     "validate": validate,
     "check": check,
     "test": test_command,
+    "gate": gate,
+    "freeze": freeze,
     "schema": schema,
     "new": new,
 }

@@ -261,11 +261,14 @@ class Library:
             return []
         spec = document.spec
         start, end = self._schedule(spec)
-        target = Target(spec.get("environment", ""), tuple(spec.get("services", ())), spec.get("type"))
-        passes = {spec["freezeException"]["window"]} if "freezeException" in spec else set()
-        conflicts = self.calendar.conflicts(
-            start, end, target, passes=passes, approvals=self.approvals.approvals
+        target = Target(
+            spec.get("environment", ""), tuple(spec.get("services", ())), spec.get("type")
         )
+        passes = {spec["freezeException"]["window"]} if "freezeException" in spec else set()
+        # Approvals exist only where reviews do: locally the exception's approvals are left to
+        # the pull request, as change-approvals leaves them.
+        approvals = None if self.context.event == "local" else self.approvals.approvals
+        conflicts = self.calendar.conflicts(start, end, target, passes=passes, approvals=approvals)
         return [c.message for c in conflicts]
 
     def fn_release_freeze_conflicts(self, name: str) -> list[str]:

@@ -263,7 +263,8 @@ class Judge:
         )
 
     @cached_property
-    def evaluator(self) -> Evaluator:
+    def library(self) -> Library:
+        """The CEL functions' view of this run: every valid document, the calendar."""
         changed = None
         if self.changed_paths is not None:
             changed = frozenset(
@@ -271,6 +272,17 @@ class Judge:
                 for d in self.inventory.documents
                 if self.in_pull_request(d.path)
             )
+        return Library(
+            now=self.now,
+            config=self.config,
+            documents=self.inventory.valid,
+            context=self.context,
+            approvals=self.approvals,
+            changed=changed,
+        )
+
+    @cached_property
+    def evaluator(self) -> Evaluator:
         return evaluator_for(
             policies=self.sources.policies,
             config=self.config,
@@ -279,8 +291,8 @@ class Judge:
             approvals=self.approvals,
             now=self.now,
             backend=self.options.backend,
-            changed=changed,
             old_object=self.old_object,
+            library=self.library,
         )
 
     def old_object(self, document: Document) -> Any:
@@ -321,10 +333,12 @@ class Judge:
             targets = list(documents)
         target_paths = {d.path for d in targets}
         findings: list[Finding] = [
-            f for f in inventory.findings if self.is_target_path(f.path) or f.path in target_paths
+            f
+            for f in inventory.findings
+            if f.path in target_paths or (documents is None and self.is_target_path(f.path))
         ]
         elsewhere = {f.path for f in inventory.findings} - {f.path for f in findings}
-        if elsewhere:
+        if elsewhere and documents is None:
             findings.append(_elsewhere(sorted(elsewhere)))
         findings.extend(self._context_findings())
         evaluated, records = self.evaluator.evaluate(targets, changed=self._changed)
@@ -438,16 +452,18 @@ def evaluator_for(
     backend: str | None,
     changed: frozenset[tuple[str, str]] | None = None,
     old_object: Callable[[Document], Any] = lambda document: None,
+    library: Library | None = None,
 ) -> Evaluator:
     """An evaluator over these documents: the CEL functions see exactly them."""
-    library = Library(
-        now=now,
-        config=config,
-        documents=documents,
-        context=context,
-        approvals=approvals,
-        changed=changed,
-    )
+    if library is None:
+        library = Library(
+            now=now,
+            config=config,
+            documents=documents,
+            context=context,
+            approvals=approvals,
+            changed=changed,
+        )
     runtime = cel.create(backend, CEL_VARIABLES, library.functions())
 
     def docs() -> dict[str, dict[str, Any]]:

@@ -16,6 +16,8 @@ far as a question needs, and never past a fixed number.
 from __future__ import annotations
 
 import bisect
+import functools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,9 +30,12 @@ from engine.globs import match_any
 from engine.zones import zone
 
 MAX_OCCURRENCES: Final = 200_000  # far beyond a daily rule for 500 years
+SPAN_YEARS: Final = 200  # a rule is expanded this far from recurrence.from, and no further
 _FREQUENCIES: Final = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _DEFAULT_FROM: Final = date(2000, 1, 1)
 _MARGIN: Final = timedelta(days=2)  # local and UTC times differ by at most ~26 hours
+# Periods of each frequency in 400 Gregorian years, after which weekdays and leap years repeat.
+_CYCLE: Final = {"DAILY": 146_097, "WEEKLY": 20_871, "MONTHLY": 4_800, "YEARLY": 400}
 
 
 class WindowError(ValueError):
@@ -109,16 +114,20 @@ class Window:
     # one-off
     start_local: datetime | None = None
     end_local: datetime | None = None
-    # recurring
-    rule: Any = None  # dateutil rrule over naive local datetimes
+    # recurring: the rule without COUNT and UNTIL, which are applied here, and bounded
+    rule: Any = None  # dateutil rrule over naive local datetimes, ending at ``horizon``
+    horizon: datetime | None = None
+    barren: bool = False  # the rule matches no day at all
+    count: int | None = None
+    until: datetime | None = None  # the last local start allowed (UNTIL or recurrence.until)
     duration: timedelta | None = None
     end_time: time | None = None
     end_days: int = 0
     exdates: frozenset[date] = frozenset()
-    until: date | None = None
     _starts: list[datetime] = field(default_factory=list, repr=False)
     _source: Iterator[datetime] | None = field(default=None, repr=False)
-    _done: bool = field(default=False, repr=False)
+    _done: bool = field(default=False, repr=False)  # every start is in _starts
+    _ended: bool = field(default=False, repr=False)  # by COUNT or UNTIL, not the horizon
 
     @property
     def is_freeze(self) -> bool:
@@ -165,6 +174,20 @@ class Window:
             end = instant(local_end, self.zone, earliest=not widest)
         return Occurrence(self, start, end)
 
+    def _generate(self) -> Iterator[datetime]:
+        """The local starts in order: the rule's first COUNT, up to UNTIL, without exdates."""
+        if self.barren:
+            return
+        for number, local_start in enumerate(self.rule, start=1):
+            if self.until is not None and local_start > self.until:
+                self._ended = True
+                return
+            if local_start.date() not in self.exdates:
+                yield local_start
+            if number == self.count:
+                self._ended = True
+                return
+
     def _extend(self, local_limit: datetime) -> None:
         """Generate local starts until one passes ``local_limit`` (or the rule ends)."""
         if self._done or (self._starts and self._starts[-1] > local_limit):
@@ -172,15 +195,11 @@ class Window:
         if self.rule is None:
             assert self.start_local is not None  # noqa: S101 - a one-off window
             self._starts = [self.start_local]
-            self._done = True
+            self._done = self._ended = True
             return
         if self._source is None:
-            self._source = iter(self.rule)
+            self._source = self._generate()
         for local_start in self._source:
-            if self.until is not None and local_start.date() > self.until:
-                break
-            if local_start.date() in self.exdates:
-                continue
             self._starts.append(local_start)
             if len(self._starts) > MAX_OCCURRENCES:
                 raise WindowError(
@@ -191,11 +210,22 @@ class Window:
                 return
         self._done = True
 
+    def _beyond(self, local_limit: datetime) -> None:
+        """Fail rather than answer "no occurrence" past the horizon of an unending rule."""
+        if self._done and not self._ended and self.horizon and local_limit > self.horizon:
+            raise WindowError(
+                f"{self.kind} {self.name} is expanded for {SPAN_YEARS} years from "
+                f"recurrence.from (to {self.horizon:%Y-%m-%d}) and the time asked about is "
+                "later: set recurrence.from closer to it"
+            )
+
     def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
         """The occurrences overlapping [start, end) (UTC), in order."""
         low = start.astimezone(self.zone).replace(tzinfo=None) - self.longest - _MARGIN
-        high = end.astimezone(self.zone).replace(tzinfo=None) + _MARGIN
+        local_end = end.astimezone(self.zone).replace(tzinfo=None)
+        high = local_end + _MARGIN
         self._extend(high)
+        self._beyond(local_end)
         first = bisect.bisect_left(self._starts, low)
         last = bisect.bisect_right(self._starts, high)
         found = (self._occurrence(s) for s in self._starts[first:last])
@@ -212,18 +242,17 @@ class Window:
         return None
 
     def ever_occurs(self) -> bool:
+        """Whether any occurrence exists (a scan that the window's expansion then reuses)."""
         if self.rule is None:
             return True
-        first = self.rule.after(datetime.min, inc=True)
-        while first is not None and first.date() in self.exdates:
-            first = self.rule.after(first)
-        return first is not None and (self.until is None or first.date() <= self.until)
+        self._extend(datetime.min)  # noqa: DTZ901 - local starts are naive, in the window's zone
+        return bool(self._starts)
 
 
 def window_from(document: Document, default_zone: str) -> Window:
     """A schema-valid FreezeWindow or ChangeWindow document, ready to expand. Raises
     WindowError for a recurrence dateutil cannot use, with a message saying what to write."""
-    from dateutil.rrule import rrulestr  # only windows need it
+    from dateutil.rrule import rrule, rrulestr  # only windows need it
 
     spec = document.spec
     zone_name = spec.get("timezone", default_zone)
@@ -251,7 +280,10 @@ def window_from(document: Document, default_zone: str) -> Window:
         text = text[6:]
     upper = text.upper()
     if "\n" in text or "DTSTART" in upper:
-        raise WindowError("recurrence.rrule holds one RRULE value (FREQ=...); set the first day in recurrence.from")
+        raise WindowError(
+            "recurrence.rrule holds one RRULE value (FREQ=...); set the first day in "
+            "recurrence.from"
+        )
     frequency = dict(p.split("=", 1) for p in upper.split(";") if "=" in p).get("FREQ")
     if frequency not in _FREQUENCIES:
         raise WindowError(
@@ -265,10 +297,30 @@ def window_from(document: Document, default_zone: str) -> Window:
         )
     start_time = time.fromisoformat(recurrence["start"])
     first_day = date.fromisoformat(recurrence["from"]) if "from" in recurrence else _DEFAULT_FROM
+    dtstart = datetime.combine(first_day, start_time)
+    # COUNT and UNTIL are applied while expanding, so that dateutil's own scan can be bounded:
+    # a rule that never matches would otherwise be searched until the year 9999.
+    parts = [p for p in text.split(";") if p]
+    kept = [p for p in parts if p.split("=", 1)[0].upper() not in {"COUNT", "UNTIL"}]
+    limits = {p.split("=", 1)[0].upper(): p.split("=", 1)[1] for p in parts if p not in kept}
+    window.horizon = datetime.combine(
+        date(min(first_day.year + SPAN_YEARS, 9999), 12, 31), time.max
+    )
     try:
-        window.rule = rrulestr(text, dtstart=datetime.combine(first_day, start_time))
+        rule = rrulestr(";".join(kept), dtstart=dtstart)
+        if not isinstance(rule, rrule):
+            raise ValueError("one rule, not a set")
+        window.rule = rule.replace(until=window.horizon)
+        window.barren = _barren(";".join(kept), dtstart)
+        if "COUNT" in limits:
+            window.count = int(limits["COUNT"])
+        if "UNTIL" in limits:
+            window.until = _until(limits["UNTIL"])
     except (ValueError, TypeError) as error:
         raise WindowError(f"recurrence.rrule is not a valid RFC 5545 rule: {error}") from None
+    if "until" in recurrence:
+        last = datetime.combine(date.fromisoformat(recurrence["until"]), time.max)
+        window.until = min(window.until or last, last)
     if "duration" in recurrence:
         window.duration = parse_duration(recurrence["duration"])
         if window.duration <= timedelta(0):
@@ -282,8 +334,37 @@ def window_from(document: Document, default_zone: str) -> Window:
                 "recurrence.end is not after recurrence.start on the same day: set days: 1"
             )
     window.exdates = frozenset(date.fromisoformat(d) for d in recurrence.get("exdates", ()))
-    window.until = date.fromisoformat(recurrence["until"]) if "until" in recurrence else None
     return window
+
+
+@functools.lru_cache(maxsize=256)
+def _barren(rule: str, dtstart: datetime) -> bool:
+    """Whether a rule matches no day at all, found in bounded time.
+
+    dateutil checks UNTIL only against days that match, so it searches a rule that matches
+    nothing (``FREQ=DAILY;BYSETPOS=2``) until the year 9999: seconds for a daily rule. Which
+    days match repeats after whole 400-year cycles that are also whole intervals, so the rule
+    is asked instead from its last such repetition that still leaves one cycle before 9999,
+    where dateutil stops: at most two cycles of periods, found in a few tenths of a second.
+    """
+    from dateutil.rrule import rrulestr
+
+    fields = dict(p.upper().split("=", 1) for p in rule.split(";"))
+    frequency, interval = fields["FREQ"], int(fields.get("INTERVAL", "1"))
+    cycle_periods = math.lcm(_CYCLE[frequency], interval)
+    cycle_years = 400 * cycle_periods // _CYCLE[frequency]
+    repeats = max(0, (9999 - cycle_years - dtstart.year) // cycle_years)
+    late = dtstart.replace(year=dtstart.year + repeats * cycle_years)
+    return next(iter(rrulestr(rule, dtstart=late)), None) is None
+
+
+def _until(text: str) -> datetime:
+    """RRULE UNTIL in local time: a date means through that day, a date-time that instant."""
+    if len(text) == 8:
+        return datetime.combine(date.fromisoformat(text), time.max)
+    if len(text) != 15 or text[8] != "T":
+        raise ValueError(f"UNTIL={text} is neither a date (YYYYMMDD) nor a local date-time")
+    return datetime.fromisoformat(text)
 
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:

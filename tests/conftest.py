@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.documents import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -111,3 +112,21 @@ def copy_example(target: Path, name: str = "acme-shop") -> Path:
     shutil.copytree(EXAMPLES / name, target, dirs_exist_ok=True)
     shutil.rmtree(target / "contexts", ignore_errors=True)
     return target
+
+
+def window_document(kind: str = "FreezeWindow", name: str = "w", **spec: object) -> Document:
+    """A schema-valid FreezeWindow or ChangeWindow (hard, UTC unless given)."""
+    import yaml
+
+    from engine.documents import identify
+    from engine.loader import load_text
+    from engine.schemas import SchemaSet
+
+    if kind == "FreezeWindow":
+        spec.setdefault("level", "hard")
+    spec.setdefault("timezone", "UTC")
+    body = {"apiVersion": "changegate/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    [document], problems = identify(load_text(yaml.safe_dump(body), Path(f"{name}.yaml")))
+    assert problems == []
+    assert SchemaSet().check(document) == []
+    return document

@@ -89,7 +89,7 @@ def test_deploy_with_an_open_exit_criterion_is_denied_while_a_pr_only_warns(cli)
 def test_local_check_of_the_whole_example(cli) -> None:
     code, verdict = verdict_of(cli, ACME)
     assert code == 0
-    assert verdict["summary"]["documents"] == 10
+    assert verdict["summary"]["documents"] == 11
     assert verdict["summary"]["failed"] == 0
     assert {f["rule"] for f in verdict["findings"]} == {
         "release-readiness/ci-checks",

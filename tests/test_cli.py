@@ -186,7 +186,7 @@ def test_python_dash_m_engine(entry: list[str]) -> None:
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "✓ allow: 10 documents" in result.stdout
+    assert "✓ allow: 11 documents" in result.stdout
 
 
 def test_installed_command() -> None:

@@ -97,10 +97,10 @@ def test_invalid_folder_as_a_whole(cli) -> None:
 def test_acme_shop_validates_cleanly(cli) -> None:
     result = cli("--repo", EXAMPLES / "acme-shop", "validate")
     assert result.code == 0, result.out
-    assert result.out.startswith("✓ allow: 10 documents from 10 files checked, no problems")
+    assert result.out.startswith("✓ allow: 11 documents from 11 files checked, no problems")
 
 
 def test_acme_shop_by_path_uses_its_own_root(cli) -> None:
     result = cli("validate", "--format", "json", EXAMPLES / "acme-shop")
     assert result.code == 0
-    assert json.loads(result.out)["summary"]["documents"] == 10
+    assert json.loads(result.out)["summary"]["documents"] == 11

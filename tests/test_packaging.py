@@ -53,7 +53,7 @@ def test_changegate_runs_from_the_unpacked_wheel(wheel: Path, tmp_path: Path) ->
         capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "10 documents" in result.stdout
+    assert "11 documents" in result.stdout
     schema = subprocess.run(
         [sys.executable, "-m", "engine", "schema", "Incident"],
         capture_output=True, text=True, env=env, cwd=tmp_path, check=True,

@@ -48,9 +48,10 @@ def _row(finding: Finding) -> Row:
 def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = None) -> str:
     import jinja2  # only this format needs it
 
-    environment = jinja2.Environment(  # noqa: S701 - markdown: rows are escaped by _row
+    environment = jinja2.Environment(  # noqa: S701 - markdown: user text goes through md
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
+    environment.filters["md"] = escape_markdown
     source = bundled("templates", "markdown", "verdict.md.j2").read_text(encoding="utf-8")
     template = environment.from_string(source)
     findings = list(verdict.findings)
@@ -67,6 +68,7 @@ def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = 
             warnings=[row for f, row in kept if not f.denies and f.outcome is Outcome.FAIL],
             waived=[row for f, row in kept if f.outcome is Outcome.WAIVED],
             hidden=len(findings) - shown,
+            gate=verdict.extra.get("gate"),
             details_url=details_url,
             version=__version__,
             at=format_instant(verdict.at),

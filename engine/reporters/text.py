@@ -6,6 +6,7 @@ from typing import TextIO
 
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
+from engine.times import format_instant
 from engine.verdict import Report, Verdict
 
 _RESET = "\033[0m"
@@ -74,8 +75,24 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def gate_lines(gate: dict[str, object], at: str, *, color: bool) -> list[str]:
+    """The deploy gate's answer and its reasons."""
+    verb = "may" if gate["allowed"] else "may not"
+    state = "open" if gate["allowed"] else "closed"
+    head = f"gate {state}: {gate['service']} {verb} deploy to {gate['environment']} at {at}"
+    reasons = gate.get("reasons")
+    lines = [_paint(head, "ok" if gate["allowed"] else "deny", color)]
+    if isinstance(reasons, list):
+        lines += [f"  - {reason}" for reason in reasons]
+    return lines
+
+
 def report(report: Report, out: TextIO, *, color: bool) -> None:
     verdict = report.verdict
     for finding in verdict.findings:
         out.write(line(finding, color=color) + "\n")
+    gate = verdict.extra.get("gate")
+    if isinstance(gate, dict):
+        for text in gate_lines(gate, format_instant(verdict.at), color=color):
+            out.write(text + "\n")
     out.write(summary(verdict, color=color) + "\n")
