@@ -30,6 +30,15 @@ demo: $(STAMP)
 	@echo
 	@echo "== deploying checkout 2.5.0 while UAT sign-off is open (exit 1 is the point)"
 	-$(BIN)/changegate check examples/acme-shop/releases/checkout-v2.5.0.yaml --context $(CONTEXTS)/deploy-checkout-2.5.0.yaml --at 2024-01-25T10:30:00Z
+	@echo
+	@echo "== the deploy gate two days before Christmas: the holiday freeze holds (exit 1 is the point)"
+	-$(BIN)/changegate --repo examples/acme-shop gate --env production --service checkout --at 2024-12-23T10:00:00Z
+	@echo
+	@echo "== ... but not for the approved emergency fix of 27 December 2023"
+	$(BIN)/changegate --repo examples/acme-shop gate --env production --service checkout --change CHG-2023-0412 --context $(CONTEXTS)/deploy-emergency-2023-12-27.yaml --at 2023-12-27T13:30:00Z
+	@echo
+	@echo "== what is frozen, and what is coming"
+	$(BIN)/changegate --repo examples/acme-shop freeze status --at 2024-12-20T10:00:00Z --days 14
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests bench docs

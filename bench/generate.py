@@ -114,11 +114,65 @@ spec:
 """
 
 
+FREEZES = """\
+apiVersion: changegate/v1
+kind: FreezeWindow
+metadata:
+  name: holiday-freeze
+spec:
+  reason: Holiday peak traffic
+  level: hard
+  timezone: Europe/Berlin
+  recurrence:
+    rrule: FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=20
+    start: "00:00"
+    end: "00:00"
+    days: 13
+  scope: {{environments: [production]}}
+---
+apiVersion: changegate/v1
+kind: FreezeWindow
+metadata:
+  name: weekend-freeze
+spec:
+  reason: Thin weekend on-call for the tier-1 services
+  level: soft
+  timezone: Europe/Berlin
+  recurrence: {{rrule: "FREQ=WEEKLY;BYDAY=FR", start: "16:00", duration: 64h}}
+  scope: {{environments: [production], services: [service-0*]}}
+  exceptions:
+    approvals: [{{role: manager}}]
+---
+apiVersion: changegate/v1
+kind: ChangeWindow
+metadata:
+  name: qa-weekdays
+spec:
+  timezone: Europe/Berlin
+  recurrence: {{rrule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", start: "00:00", end: "00:00"}}
+  scope: {{environments: [qa], services: [service-1*]}}
+"""
+
+ONE_OFF = """\
+apiVersion: changegate/v1
+kind: FreezeWindow
+metadata:
+  name: {name}
+spec:
+  reason: Migration of {service}'s database
+  level: hard
+  timezone: UTC
+  start: "{start}T00:00"
+  end: "{end}T00:00"
+  scope: {{environments: [production], services: [{service}]}}
+"""
+
+
 def generate(documents: int, out: Path, seed: int = 7) -> Path:
     rng = random.Random(seed)
     if out.exists():
         shutil.rmtree(out)
-    for folder in ("changes", "releases", "incidents"):
+    for folder in ("changes", "releases", "incidents", "freezes"):
         (out / folder).mkdir(parents=True)
     (out / "changegate.yaml").write_text(
         CONFIG.format(
@@ -129,13 +183,34 @@ def generate(documents: int, out: Path, seed: int = 7) -> Path:
     day0 = date(2024, 1, 1)
     versions: dict[str, list[int]] = {s: [1, 0, 0] for s in SERVICES}
     releases: dict[str, list[dict[str, object]]] = {s: [] for s in SERVICES}
-    for number in range(1, documents):  # the config is document number 0
+    # the config is document 0; three recurring windows, and a one-off freeze per 1,000
+    one_offs = documents // 1000
+    (out / "freezes" / "calendar.yaml").write_text(FREEZES.format())
+    for index in range(one_offs):
+        first = day0 + timedelta(days=rng.randrange(365))
+        (out / "freezes" / f"migration-{index:03d}.yaml").write_text(
+            ONE_OFF.format(
+                name=f"migration-{index:03d}",
+                service=rng.choice(SERVICES),
+                start=first.isoformat(),
+                end=(first + timedelta(days=2)).isoformat(),
+            )
+        )
+    for number in range(1 + 3 + one_offs, documents):
         roll = rng.random()
         service = rng.choice(SERVICES)
         person = rng.choice(PEOPLE)
         if roll < 0.80:
             kind = rng.choices(["normal", "standard", "expedited", "emergency"], [60, 25, 10, 5])[0]
             start = day0 + timedelta(days=rng.randrange(365))
+            # Mostly scheduled around the freezes (Monday to Thursday, not over the holidays),
+            # as changes are where the gate is enforced; the rest meet a freeze now and then.
+            while rng.random() < 0.98 and (
+                start.weekday() > 3
+                or (start.month, start.day) < (1, 3)
+                or (start.month, start.day) >= (12, 19)
+            ):
+                start += timedelta(days=1)
             # Mostly submitted in time, as in a repository where the gate is enforced; a few
             # percent too late, so the lead-time rule finds something.
             ahead = {"normal": 8, "expedited": 3}.get(kind, 1)

@@ -10,7 +10,7 @@ changes are exempt from change windows. Every message cites the windows involved
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, NamedTuple
 
@@ -47,6 +47,9 @@ def missing_approvals(
 @dataclass
 class Calendar:
     windows: list[Window]
+    _matching: dict[Target, tuple[tuple[Window, ...], tuple[Window, ...]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def of(cls, documents: Iterable[Document], config: Config) -> Calendar:
@@ -61,10 +64,18 @@ class Calendar:
                     continue
         return cls(windows)
 
-    def matching(self, target: Target) -> tuple[list[Window], list[Window]]:
-        freezes = [w for w in self.windows if w.is_freeze and w.applies_to(target)]
-        allowed = [w for w in self.windows if not w.is_freeze and w.applies_to(target)]
-        return freezes, allowed
+    def matching(self, target: Target) -> tuple[tuple[Window, ...], tuple[Window, ...]]:
+        """The freezes and the change windows that apply to the target (remembered: a
+        repository's changes share few targets)."""
+        found = self._matching.get(target)
+        if found is None:
+            applying = [w for w in self.windows if w.applies_to(target)]
+            found = (
+                tuple(w for w in applying if w.is_freeze),
+                tuple(w for w in applying if not w.is_freeze),
+            )
+            self._matching[target] = found
+        return found
 
     def active(self, moment: datetime, target: Target) -> tuple[list[Occurrence], list[Occurrence]]:
         """The freeze and change-window occurrences covering ``moment`` for the target."""
@@ -160,7 +171,7 @@ class Calendar:
         return f"{head}: to pass this soft freeze the change needs " + " and ".join(needs)
 
     def _outside(
-        self, start: datetime, end: datetime, target: Target, allowed: list[Window]
+        self, start: datetime, end: datetime, target: Target, allowed: Sequence[Window]
     ) -> Conflict:
         names = ", ".join(sorted(w.name for w in allowed))
         following = self.next_window(start, target)

@@ -170,6 +170,15 @@ class Library:
             return submitted + lead.elapsed
         return self.fn_add_business_days(submitted, lead.business_days)
 
+    def fn_requires_post_review(self, change_type: str) -> bool:
+        return "postReview" in self.config.change_type(change_type)
+
+    def fn_post_review_due(self, change_type: str, start: datetime) -> datetime:
+        review = self.config.change_type(change_type).get("postReview")
+        if review is None:
+            raise ValueError(f"{change_type} changes have no postReview in changegate.yaml")
+        return start + _duration(review["within"])
+
     def fn_requires_lead_time(self, change_type: str) -> bool:
         lead = _lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
         return bool(lead.business_days) or lead.elapsed > timedelta(0)
@@ -394,6 +403,16 @@ class Library:
                 "overlappingChanges", (T.STRING,), T.STRING_LIST, self.fn_overlapping_changes,
                 "For the change request of that name: the other active change requests on its "
                 "environment and a shared service whose schedules overlap its own.",
+            ),
+            Function(
+                "requiresPostReview", (T.STRING,), T.BOOL, self.fn_requires_post_review,
+                "Whether changes of the type need a review after the fact (changeTypes.*."
+                "postReview; emergency by default).",
+            ),
+            Function(
+                "postReviewDue", (T.STRING, T.TIMESTAMP), T.TIMESTAMP, self.fn_post_review_due,
+                "When the post-review of a change of the type that started at the instant is "
+                "due (start plus postReview.within).",
             ),
             Function(
                 "freezeConflicts", (T.STRING,), T.STRING_LIST, self.fn_freeze_conflicts,

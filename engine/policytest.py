@@ -185,8 +185,14 @@ def _case(
             subject = document
     if subject is None:
         result.problems.append(f"the case has no document named {case.get('subject')!r}")
+    previous: Document | str | None = None
+    if "previous" in case:
+        previous = _embedded(test, (*base, "previous"), case["previous"])
+        if isinstance(previous, str):
+            result.problems.append(previous)
     if result.problems or subject is None:
         return result
+    before = previous.body if isinstance(previous, Document) else None
     context = parse_context(case.get("context", {"event": "local"}))
     now = parse_instant(case.get("now") or spec["now"])
     head = context.pull_request.head_sha if context.pull_request else None
@@ -204,6 +210,7 @@ def _case(
         approvals=approvals,
         now=now,
         backend=backend,
+        old_object=lambda document: before if document is subject else None,
     )
     run.backend = evaluator.backend.name
     findings, records = evaluator.evaluate([subject], changed=lambda _: False)

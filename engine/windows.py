@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, NamedTuple
@@ -116,6 +116,10 @@ class Window:
     end_local: datetime | None = None
     # recurring: the rule without COUNT and UNTIL, which are applied here, and bounded
     rule: Any = None  # dateutil rrule over naive local datetimes, ending at ``horizon``
+    first: datetime | None = None  # the rule's DTSTART: recurrence.from at recurrence.start
+    # The same rule from a later local time (None where COUNT or INTERVAL make it depend on
+    # its first day), so that a question about 2025 does not expand every week since 2000.
+    resume: Callable[[datetime], Any] | None = None
     horizon: datetime | None = None
     barren: bool = False  # the rule matches no day at all
     count: int | None = None
@@ -126,6 +130,7 @@ class Window:
     exdates: frozenset[date] = frozenset()
     _starts: list[datetime] = field(default_factory=list, repr=False)
     _source: Iterator[datetime] | None = field(default=None, repr=False)
+    _floor: datetime | None = field(default=None, repr=False)  # _starts are those from here
     _done: bool = field(default=False, repr=False)  # every start is in _starts
     _ended: bool = field(default=False, repr=False)  # by COUNT or UNTIL, not the horizon
 
@@ -174,11 +179,11 @@ class Window:
             end = instant(local_end, self.zone, earliest=not widest)
         return Occurrence(self, start, end)
 
-    def _generate(self) -> Iterator[datetime]:
+    def _generate(self, rule: Any) -> Iterator[datetime]:
         """The local starts in order: the rule's first COUNT, up to UNTIL, without exdates."""
         if self.barren:
             return
-        for number, local_start in enumerate(self.rule, start=1):
+        for number, local_start in enumerate(rule, start=1):
             if self.until is not None and local_start > self.until:
                 self._ended = True
                 return
@@ -198,7 +203,9 @@ class Window:
             self._done = self._ended = True
             return
         if self._source is None:
-            self._source = self._generate()
+            later = self.resume is not None and self._floor not in (None, self.first)
+            rule = self.resume(self._floor) if later else self.rule  # type: ignore[misc,arg-type]
+            self._source = self._generate(rule)
         for local_start in self._source:
             self._starts.append(local_start)
             if len(self._starts) > MAX_OCCURRENCES:
@@ -219,11 +226,23 @@ class Window:
                 "later: set recurrence.from closer to it"
             )
 
+    def _anchor(self, low: datetime) -> None:
+        """Expand from the day of the first question rather than from the rule's first day;
+        a question before that starts over from the first day (questions mostly move on)."""
+        if self.resume is None or self.first is None:
+            return
+        if self._floor is None:
+            self._floor = max(self.first, datetime.combine(low.date(), time.min))
+        elif low < self._floor:
+            self._floor = self.first
+            self._starts, self._source, self._done, self._ended = [], None, False, False
+
     def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
         """The occurrences overlapping [start, end) (UTC), in order."""
         low = start.astimezone(self.zone).replace(tzinfo=None) - self.longest - _MARGIN
         local_end = end.astimezone(self.zone).replace(tzinfo=None)
         high = local_end + _MARGIN
+        self._anchor(low)
         self._extend(high)
         self._beyond(local_end)
         first = bisect.bisect_left(self._starts, low)
@@ -242,11 +261,8 @@ class Window:
         return None
 
     def ever_occurs(self) -> bool:
-        """Whether any occurrence exists (a scan that the window's expansion then reuses)."""
-        if self.rule is None:
-            return True
-        self._extend(datetime.min)  # noqa: DTZ901 - local starts are naive, in the window's zone
-        return bool(self._starts)
+        """Whether any occurrence exists within the horizon."""
+        return self.rule is None or next(self._generate(self.rule), None) is not None
 
 
 def window_from(document: Document, default_zone: str) -> Window:
@@ -311,7 +327,13 @@ def window_from(document: Document, default_zone: str) -> Window:
         if not isinstance(rule, rrule):
             raise ValueError("one rule, not a set")
         window.rule = rule.replace(until=window.horizon)
+        window.first = dtstart
         window.barren = _barren(";".join(kept), dtstart)
+        fields = {p.split("=", 1)[0].upper(): p.split("=", 1)[1] for p in kept}
+        if "COUNT" not in limits and int(fields.get("INTERVAL", "1")) == 1:
+            window.resume = functools.partial(
+                _resumed, ";".join(kept + _implicit(kept, dtstart)), window.horizon
+            )
         if "COUNT" in limits:
             window.count = int(limits["COUNT"])
         if "UNTIL" in limits:
@@ -356,6 +378,38 @@ def _barren(rule: str, dtstart: datetime) -> bool:
     repeats = max(0, (9999 - cycle_years - dtstart.year) // cycle_years)
     late = dtstart.replace(year=dtstart.year + repeats * cycle_years)
     return next(iter(rrulestr(rule, dtstart=late)), None) is None
+
+
+_WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _implicit(parts: list[str], first: datetime) -> list[str]:
+    """The parts dateutil takes from DTSTART when a rule leaves them out, written out, so that
+    the rule means the same from any later DTSTART (which then only bounds it from below)."""
+    keys = {p.split("=", 1)[0].upper() for p in parts}
+    frequency = next(p.split("=", 1)[1].upper() for p in parts if p.upper().startswith("FREQ="))
+    extra = []
+    if not keys & {"BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYEASTER"}:
+        if frequency == "YEARLY":
+            extra += [] if "BYMONTH" in keys else [f"BYMONTH={first.month}"]
+            extra.append(f"BYMONTHDAY={first.day}")
+        elif frequency == "MONTHLY":
+            extra.append(f"BYMONTHDAY={first.day}")
+        elif frequency == "WEEKLY":
+            extra.append(f"BYDAY={_WEEKDAYS[first.weekday()]}")
+    for key, value in (("BYHOUR", first.hour), ("BYMINUTE", first.minute), ("BYSECOND", 0)):
+        if key not in keys:
+            extra.append(f"{key}={value}")
+    return extra
+
+
+def _resumed(rule: str, horizon: datetime, start: datetime) -> Any:
+    from dateutil.rrule import rrule, rrulestr
+
+    parsed = rrulestr(rule, dtstart=start)
+    if not isinstance(parsed, rrule):  # pragma: no cover - window_from parsed it as one rule
+        raise WindowError(f"{rule} is not one rule")
+    return parsed.replace(until=horizon)
 
 
 def _until(text: str) -> datetime:

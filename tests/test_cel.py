@@ -54,6 +54,9 @@ def run(backend: str, expression: str, **values: object) -> object:
             1,
         ),
         ("maybe == null", {}, True),
+        # cel-python raises "no such overload" for these unless taught otherwise
+        ("maybe != null && dyn([1]) != null && null != maybe", {"maybe": {"a": 1}}, True),
+        ("maybe == null || dyn([1]) == null", {"maybe": {"a": 1}}, False),
         ("has(object.spec) && has(object.spec.x)", {"object": {"spec": {}}}, False),
         ("[1, 2, 3].map(x, x * 2)", {}, [2, 4, 6]),
         ("{'a': 1}", {}, {"a": 1}),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from engine.config import defaults
 from engine.semantics import check
 from engine.times import format_instant, parse_instant
-from engine.windows import Target, Window, WindowError, window_from
+from engine.windows import Occurrence, Target, Window, WindowError, window_from
 from tests.conftest import window_document
 
 
@@ -296,7 +296,29 @@ def test_a_window_that_overlaps_its_next_occurrence() -> None:
 def test_expansion_is_lazy_for_a_far_question() -> None:
     w = window(recurrence={"rrule": "FREQ=YEARLY", "start": "00:00", "duration": "1h"})
     assert starts(w, "2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z") == ["2030-01-01T00:00:00Z"]
-    assert len(w._starts) <= 32  # 2000..2031, not centuries
+    assert len(w._starts) <= 2  # from the question on, not from 2000
+
+
+def test_a_window_asked_later_then_earlier_starts_over() -> None:
+    w = window(timezone="Europe/Berlin", recurrence={
+        "rrule": "FREQ=WEEKLY", "start": "16:00", "duration": "1h", "from": "2000-01-07",
+    })  # fmt: skip
+    assert starts(w, "2030-01-01T00:00:00Z", "2030-01-08T00:00:00Z") == ["2030-01-04T15:00:00Z"]
+    assert len(w._starts) < 10  # not 1,500 Fridays since 2000
+    # BYDAY came from the first day (a Friday) and stays Friday from any later start
+    assert starts(w, "2000-01-01T00:00:00Z", "2000-01-15T00:00:00Z") == [
+        "2000-01-07T15:00:00Z",
+        "2000-01-14T15:00:00Z",
+    ]
+    assert starts(w, "2030-01-01T00:00:00Z", "2030-01-08T00:00:00Z") == ["2030-01-04T15:00:00Z"]
+    # a rule with COUNT or INTERVAL depends on its first day, and is expanded from it
+    biweekly = window(recurrence={
+        "rrule": "FREQ=WEEKLY;INTERVAL=2", "start": "16:00", "duration": "1h", "from": "2000-01-07",
+    })  # fmt: skip
+    assert biweekly.resume is None
+    assert starts(biweekly, "2030-01-01T00:00:00Z", "2030-01-15T00:00:00Z") == [
+        "2030-01-11T16:00:00Z"
+    ]
 
 
 def test_a_rule_is_expanded_for_200_years_and_asking_later_fails() -> None:
@@ -446,9 +468,16 @@ def _in_gap(local: datetime, zone: ZoneInfo) -> bool:
     minute=st.sampled_from([0, 15, 30, 45]),
     zone_name=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
     skip=st.lists(st.integers(0, 30), max_size=3),
+    middle_index=st.integers(0, 59),
 )
 def test_local_starts_agree_with_dateutil(
-    rule: str, first: date, hour: int, minute: int, zone_name: str, skip: list[int]
+    rule: str,
+    first: date,
+    hour: int,
+    minute: int,
+    zone_name: str,
+    skip: list[int],
+    middle_index: int,
 ) -> None:
     begin = datetime.combine(first, time(hour, minute))
     with warnings.catch_warnings():  # COUNT with an until: dateutil applies both, and warns
@@ -468,13 +497,23 @@ def test_local_starts_agree_with_dateutil(
         )
         return
     zone = w.zone
-    low = (begin - timedelta(days=2)).replace(tzinfo=zone)
     high = (expected[-1] + timedelta(minutes=1)).replace(tzinfo=zone)
-    local = [o.start.astimezone(zone).replace(tzinfo=None) for o in w.occurrences(low, high)]
-    assert len(local) == len(expected)
+    _agree(w.occurrences((begin - timedelta(days=2)).replace(tzinfo=zone), high), expected)
+    # asked first about a later time, a window expands from there (where COUNT and INTERVAL
+    # allow), and must find the same occurrences
+    later = window(timezone=zone_name, recurrence=recurrence)
+    middle = expected[middle_index % len(expected)]
+    tail = [d for d in expected if d >= middle]
+    _agree(later.occurrences(middle.replace(tzinfo=zone), high), tail)
+
+
+def _agree(found: list[Occurrence], expected: list[datetime]) -> None:
+    zone = found[0].window.zone if found else UTC
+    local = [o.start.astimezone(zone).replace(tzinfo=None) for o in found]
+    assert len(local) == len(expected), (local, expected)
     for mine, theirs in zip(local, expected, strict=True):
         # the same wall-clock time, except a start in a DST gap, which moves on by the gap
-        if _in_gap(theirs, zone):
+        if _in_gap(theirs, zone):  # type: ignore[arg-type]
             assert timedelta(0) < mine - theirs <= timedelta(hours=1), (mine, theirs)
         else:
             assert mine == theirs

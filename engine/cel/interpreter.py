@@ -68,6 +68,24 @@ def _wrapped(impl: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _null_inequality() -> None:
+    """``{...} != null`` and ``[...] != null`` are true in CEL (and cel-expr-python), and
+    cel-python's ``==`` agrees (false), but its ``!=`` raises "no such overload" for null.
+    Teach its map and list types the mirror of their own ``==``, once."""
+    from celpy import celtypes
+
+    for cls in (celtypes.MapType, celtypes.ListType):
+        original = cls.__ne__
+        if getattr(original, "changegate_null", False):
+            continue
+
+        def ne(self: Any, other: Any, _original: Callable[..., bool] = original) -> bool:
+            return True if other is None else _original(self, other)
+
+        ne.changegate_null = True  # type: ignore[attr-defined]
+        cls.__ne__ = ne  # type: ignore[method-assign]
+
+
 class InterpreterBackend:
     name = "cel-python"
 
@@ -78,6 +96,7 @@ class InterpreterBackend:
         from celpy.evaluation import CELEvalError
 
         sys.setrecursionlimit(limit)
+        _null_inequality()
         self._parse_error = CELParseError
         self._eval_error = CELEvalError
         self._env = celpy.Environment()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from engine.findings import Finding, Outcome, Severity
@@ -75,15 +76,22 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def gate_lines(gate: dict[str, object], at: str, *, color: bool) -> list[str]:
-    """The deploy gate's answer and its reasons."""
+def gate_lines(
+    gate: dict[str, object], at: str, *, color: bool, said: Sequence[str] = ()
+) -> list[str]:
+    """The deploy gate's answer and its reasons, but for those ending in a message ``said``
+    already (the findings printed above, with their files and lines)."""
     verb = "may" if gate["allowed"] else "may not"
     state = "open" if gate["allowed"] else "closed"
     head = f"gate {state}: {gate['service']} {verb} deploy to {gate['environment']} at {at}"
     reasons = gate.get("reasons")
     lines = [_paint(head, "ok" if gate["allowed"] else "deny", color)]
     if isinstance(reasons, list):
-        lines += [f"  - {reason}" for reason in reasons]
+        lines += [
+            f"  - {reason}"
+            for reason in reasons
+            if not any(str(reason).endswith(message) for message in said)
+        ]
     return lines
 
 
@@ -93,6 +101,7 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
         out.write(line(finding, color=color) + "\n")
     gate = verdict.extra.get("gate")
     if isinstance(gate, dict):
-        for text in gate_lines(gate, format_instant(verdict.at), color=color):
+        said = [f.message for f in verdict.findings]
+        for text in gate_lines(gate, format_instant(verdict.at), color=color, said=said):
             out.write(text + "\n")
     out.write(summary(verdict, color=color) + "\n")
