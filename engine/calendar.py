@@ -150,15 +150,15 @@ class Calendar:
             + (f" ({window.reason})" if window.reason else "")
             + f", {occurrence.describe()}"
         )
+        opens = self.opens(occurrence.start, target)
+        when = (
+            f"reschedule it after {occurrence.local(opens)} {window.zone_name}"
+            if opens
+            else "reschedule it"
+        )
         if window.level == "hard":
             if emergency:
                 return None
-            opens = self.opens(occurrence.start, target)
-            when = (
-                f"reschedule it after {occurrence.local(opens)} {window.zone_name}"
-                if opens
-                else "reschedule it"
-            )
             return f"{head}: only an emergency change may pass a hard freeze; {when}"
         missing = [] if approvals is None else missing_approvals(window.exceptions, approvals)
         if window.name in passes and not missing:
@@ -168,7 +168,11 @@ class Calendar:
             needs.append(f"spec.freezeException with window: {window.name} and a justification")
         if missing:
             needs.append("approval from " + ", ".join(missing))
-        return f"{head}: to pass this soft freeze the change needs " + " and ".join(needs)
+        return (
+            f"{head}: to pass this soft freeze the change needs "
+            + " and ".join(needs)
+            + (f", or {when}")
+        )
 
     def _outside(
         self, start: datetime, end: datetime, target: Target, allowed: Sequence[Window]

@@ -178,9 +178,18 @@ def open_gate(
     target = Target(environment, (service,), change_type)
     freezes, windows = calendar.active(now, target)
     emergencies = [d for d in approved if d.spec.get("type") == "emergency"]
+    reopens = calendar.opens(now, target) if freezes else None
     for occurrence in freezes:
         window = occurrence.window
-        until = occurrence.local(occurrence.end)
+        until = f"{occurrence.local(occurrence.end)} {window.zone_name}"
+        until += f" ({format_instant(occurrence.end)})"
+        if reopens is None:
+            until += "; more freezes follow for over a year"
+        elif reopens > occurrence.end:
+            until += (
+                f"; other freezes follow without a break until {occurrence.local(reopens)} "
+                f"{window.zone_name} ({format_instant(reopens)})"
+            )
         if window.level == "hard":
             if emergencies:
                 gate.reasons.append(
@@ -192,8 +201,7 @@ def open_gate(
                 FROZEN,
                 f"frozen by hard freeze {window.name}"
                 + (f" ({window.reason})" if window.reason else "")
-                + f" until {until} {window.zone_name} ({format_instant(occurrence.end)}): only "
-                "an approved emergency change may deploy now",
+                + f" until {until}: only an approved emergency change may deploy now",
                 window.document,
                 field=("metadata", "name"),
             )
@@ -216,9 +224,8 @@ def open_gate(
             FROZEN,
             f"frozen by soft freeze {window.name}"
             + (f" ({window.reason})" if window.reason else "")
-            + f" until {until} {window.zone_name} ({format_instant(occurrence.end)}): a change "
-            f"request scheduled now with spec.freezeException for {window.name} and approval "
-            f"from {roles} may deploy",
+            + f" until {until}: a change request scheduled now with spec.freezeException for "
+            f"{window.name} and approval from {roles} may deploy",
             window.document,
             field=("metadata", "name"),
         )

@@ -122,10 +122,13 @@ def test_a_soft_freeze_yields_to_its_exception_approvals() -> None:
     [unasked] = messages(cal, *window, approvals=[approval("dana", "manager")])
     assert unasked.endswith(
         "to pass this soft freeze the change needs spec.freezeException with window: fridays "
-        "and a justification"
+        "and a justification, or reschedule it after 2024-01-29 08:00 UTC"
     )
     [unapproved] = messages(cal, *window, passes={"fridays"}, approvals=[approval("carol", "cab")])
-    assert unapproved.endswith("the change needs approval from role manager (0 of 1)")
+    assert unapproved.endswith(
+        "the change needs approval from role manager (0 of 1), or reschedule it after "
+        "2024-01-29 08:00 UTC"
+    )
     assert messages(cal, *window, passes={"fridays"}, approvals=[approval("dana", "manager")]) == []
     # outside a pull request the approvals are unknown: only the asking is judged
     assert messages(cal, *window, passes={"fridays"}, approvals=None) == []

@@ -167,6 +167,34 @@ def test_an_unreadable_freeze_closes_the_gate(
     assert "FreezeWindow weekend-freeze is invalid" in verdict["gate"]["reasons"][0]
 
 
+def test_a_freeze_that_follows_without_a_break_is_named(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = shop(tmp_path)
+    write(
+        root / "freezes" / "migration.yaml",
+        """\
+apiVersion: changegate/v1
+kind: FreezeWindow
+metadata: {name: new-year-migration}
+spec:
+  level: hard
+  timezone: Europe/Berlin
+  start: "2025-01-02T00:00"
+  end: "2025-01-03T12:00"
+""",
+    )
+    monkeypatch.chdir(root)
+    code, verdict = gate(cli, *CHECKOUT, "--at", "2024-12-23T10:00:00Z")
+    assert code == 1
+    assert verdict["gate"]["reasons"] == [
+        "frozen by hard freeze holiday-freeze (Holiday peak traffic and reduced staffing) until "
+        "2025-01-02 00:00 Europe/Berlin (2025-01-01T23:00:00Z); other freezes follow without a "
+        "break until 2025-01-03 12:00 Europe/Berlin (2025-01-03T11:00:00Z): only an approved "
+        "emergency change may deploy now"
+    ]
+
+
 def test_a_change_window_confines_deploys(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
