@@ -21,9 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, tuple(REPORTERS))
 
 
-def add_judging(parser: argparse.ArgumentParser) -> None:
-    """The flags every judging command shares (check, gate)."""
-    parser.add_argument("--event", choices=EVENTS, help="the event (default: the context's)")
+def add_judging(parser: argparse.ArgumentParser, *, event: bool = True) -> None:
+    """The flags every judging command shares (check, and gate, which is always a deploy)."""
+    if event:
+        parser.add_argument("--event", choices=EVENTS, help="the event (default: the context's)")
     parser.add_argument(
         "--at", metavar="TIME", help="judge as of this RFC 3339 time (default: now)"
     )
@@ -53,7 +54,7 @@ def options(args: argparse.Namespace) -> Options:
         repo=args.repo,
         config_file=args.config,
         paths=tuple(getattr(args, "paths", ()) or ()),
-        event=args.event,
+        event=getattr(args, "event", None),
         context_file=args.context,
         policies_from=args.policies_from,
         backend=backend,

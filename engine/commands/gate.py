@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", required=True, metavar="SVC", help="the service deployed")
     parser.add_argument("--version", metavar="V", help="the version deployed (its release plan)")
     parser.add_argument("--change", metavar="ID", help="the change request the deploy carries")
-    add_judging(parser)
+    add_judging(parser, event=False)
     add_output(parser, tuple(REPORTERS))
 
 
