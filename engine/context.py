@@ -37,6 +37,7 @@ class PullRequest(NamedTuple):
     changed_files: tuple[str, ...] | None = None  # None: not known
     changed_files_incomplete: bool = False
     committers: tuple[str, ...] = ()
+    committers_incomplete: bool = False
     labels: tuple[str, ...] = ()
 
 
@@ -103,6 +104,7 @@ def parse_context(data: dict[str, Any]) -> RequestContext:
             created_at=parse_instant(created) if created else None,
             changed_files=tuple(changed) if changed is not None else None,
             changed_files_incomplete=bool(pr_data.get("changedFilesIncomplete", False)),
+            committers_incomplete=bool(pr_data.get("committersIncomplete", False)),
             committers=tuple(pr_data.get("committers", ())),
             labels=tuple(pr_data.get("labels", ())),
         )

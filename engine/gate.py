@@ -72,6 +72,20 @@ def _covers(judge: Judge, document: Document, moment: datetime) -> bool:
     return start <= moment < end
 
 
+def scheduled_changes(judge: Judge, environment: str, service: str) -> list[Document]:
+    """The planned or running change requests for the service and environment whose schedule
+    covers now."""
+    return [
+        d
+        for d in judge.inventory.valid
+        if d.kind == "ChangeRequest"
+        and d.spec.get("environment") == environment
+        and service in d.spec.get("services", ())
+        and d.spec.get("status", "planned") in ACTIVE
+        and _covers(judge, d, judge.now)
+    ]
+
+
 def open_gate(
     judge: Judge, *, environment: str, service: str, version: str | None, change: str | None
 ) -> Outcomes:
@@ -150,15 +164,7 @@ def open_gate(
                     field=("spec", "schedule", "start"),
                 )
     else:
-        changes = [
-            d
-            for d in inventory.valid
-            if d.kind == "ChangeRequest"
-            and d.spec.get("environment") == environment
-            and service in d.spec.get("services", ())
-            and d.spec.get("status", "planned") in ACTIVE
-            and _covers(judge, d, now)
-        ]
+        changes = scheduled_changes(judge, environment, service)
         if changes:
             gate.reasons.append(
                 "change requests scheduled now for this target: "

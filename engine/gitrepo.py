@@ -88,6 +88,11 @@ class GitRepo:
         output = self._git(*args).stdout.decode()
         yield from (p for p in output.split("\0") if p)
 
+    def last_change(self, path: str, ref: str = "HEAD") -> str | None:
+        """The newest commit at or before ``ref`` that changed ``path``."""
+        result = self._git("log", "-1", "--format=%H", ref, "--", path, check=False)
+        return result.stdout.decode().strip() or None if result.returncode == 0 else None
+
     def head(self) -> str | None:
         result = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
         return result.stdout.decode().strip() or None

@@ -429,16 +429,26 @@ class Judge:
         if self.context.event not in {"pull_request", "merge"} or pr is None:
             return []
         where = self.options.context_file or Path("changegate-context")
+        findings = []
         if pr.changed_files_incomplete:
-            return [
+            findings.append(
                 _context_finding(
                     where,
                     "GitHub listed only part of the pull request's changed files (it stops at "
                     "3,000), so changegate cannot know every governed document it changes: "
                     "split the pull request",
                 )
-            ]
-        return []
+            )
+        if pr.committers_incomplete:
+            findings.append(
+                _context_finding(
+                    where,
+                    "GitHub listed only part of the pull request's commits (it stops at 250), "
+                    "so changegate cannot know everyone who may not approve it: split the pull "
+                    "request or squash its commits",
+                )
+            )
+        return findings
 
 
 def evaluator_for(

@@ -36,6 +36,7 @@ jsonschema_rs = _optional("jsonschema_rs")
 
 COMMON: Final = "common.json"
 CONTEXT: Final = "context.json"
+VERDICT: Final = "verdict.json"
 
 # Fields that exist in the domain templates but that changegate derives instead of reading.
 _DERIVED: Final = {
@@ -51,7 +52,7 @@ class SchemaSet:
 
     def __init__(self) -> None:
         self._raw: dict[str, dict[str, Any]] = {}
-        for file in (*KINDS.values(), COMMON, CONTEXT):
+        for file in (*KINDS.values(), COMMON, CONTEXT, VERDICT):
             self._raw[file] = json.loads(bundled("schemas", file).read_text(encoding="utf-8"))
 
     def schema(self, kind: str) -> dict[str, Any]:
@@ -105,6 +106,13 @@ class SchemaSet:
         from jsonschema import Draft202012Validator
 
         validator = Draft202012Validator(self._raw[CONTEXT], registry=self._registry)
+        return list(validator.iter_errors(data))
+
+    def verdict_errors(self, data: Any) -> list[ValidationError]:
+        """Problems of a JSON verdict (read back from an artifact) against its schema."""
+        from jsonschema import Draft202012Validator
+
+        validator = Draft202012Validator(self._raw[VERDICT], registry=self._registry)
         return list(validator.iter_errors(data))
 
     def is_valid(self, kind: str, instance: Any) -> bool:

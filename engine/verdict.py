@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from engine import __version__
 from engine.findings import Evaluation, Finding, Outcome, Severity
-from engine.times import format_instant
+from engine.times import format_instant, parse_instant
 
 API_VERSION: Final = "changegate/v1"
 
@@ -61,6 +61,38 @@ class Verdict:
 
     def _count(self, outcome: Outcome, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.outcome is outcome and f.severity is severity)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """A verdict read back from its JSON (validated against schemas/verdict.json first:
+        it may come from an untrusted workflow's artifact)."""
+        findings = []
+        for item in data["findings"]:
+            document = item["document"]
+            findings.append(
+                Finding(
+                    rule=item["rule"],
+                    severity=Severity(item["severity"]),
+                    outcome=Outcome(item["outcome"]),
+                    message=item["message"],
+                    path=Path(document["path"]),
+                    line=document["line"],
+                    column=document["column"],
+                    kind=document["kind"],
+                    name=document["name"],
+                    field=document.get("field"),
+                )
+            )
+        summary = data["summary"]
+        return cls.of(
+            event=data["event"],
+            at=parse_instant(data["at"]),
+            findings=findings,
+            documents=summary["documents"],
+            rules=summary["rules"],
+            backend=data["engine"].get("celBackend"),
+            extra={"gate": data["gate"]} if "gate" in data else None,
+        )
 
     def to_json(self, display: Any = None) -> dict[str, Any]:
         """The verdict as SPEC §8 fixes it; ``display`` turns paths into shown strings."""

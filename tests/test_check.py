@@ -326,16 +326,21 @@ def test_policies_from_an_unknown_ref_is_a_usage_error(cli, shop_repo: GitRepo) 
     assert "git ref 'no-such-branch' does not exist" in result.err
 
 
-def test_incomplete_file_lists_deny(cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [("changedFilesIncomplete", "changed files"), ("committersIncomplete", "commits")],
+)
+def test_incomplete_lists_deny(cli, tmp_path: Path, flag: str, words: str) -> None:
     context = pr_context(
         tmp_path / "ctx.yaml", ["changes/CHG-2024-0150.yaml"], checks={"codeql": "success"}
     )
     data = yaml.safe_load(context.read_text())
-    data["pullRequest"]["changedFilesIncomplete"] = True
+    data["pullRequest"][flag] = True
     context.write_text(yaml.safe_dump(data))
     code, verdict = verdict_of(cli, ACME, "--context", context)
     assert code == 1
-    assert "changegate/incomplete-context" in {f["rule"] for f in verdict["findings"]}
+    [finding] = [f for f in verdict["findings"] if f["rule"] == "changegate/incomplete-context"]
+    assert f"listed only part of the pull request's {words}" in finding["message"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,9 +17,13 @@ from tests.conftest import EXAMPLES, ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # from a copy: setuptools reuses ./build, where a module no longer packaged may linger
+    source = tmp_path_factory.mktemp("source") / "changegate"
+    ignore = shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__", "out")
+    shutil.copytree(ROOT, source, ignore=ignore)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(source)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -37,6 +42,10 @@ def test_wheel_ships_schemas_templates_and_policies(wheel: Path) -> None:
         relative = policy.relative_to(ROOT / "policies").as_posix()
         assert f"engine/bundled/policies/{relative}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
+    # every module: the editable install of the dev environment would hide a missing one
+    for module in (ROOT / "engine").rglob("*.py"):
+        relative = module.relative_to(ROOT).as_posix()
+        assert relative in names, f"{relative} is not in the wheel (pyproject.toml packages)"
 
 
 def test_changegate_runs_from_the_unpacked_wheel(wheel: Path, tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def subschemas(schema: Any, path: str = "#") -> Iterator[tuple[str, dict[str, An
 
 def test_every_kind_has_a_schema_file() -> None:
     names = {p.name for p in SCHEMAS}
-    assert set(KINDS.values()) | {"common.json", "context.json"} == names
+    assert set(KINDS.values()) | {"common.json", "context.json", "verdict.json"} == names
 
 
 @pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
@@ -173,3 +173,20 @@ def test_cli_prints_bundled_schema(cli) -> None:
     assert result.code == 2
     assert "did you mean ChangeRequest?" in result.err
     assert json.loads(cli("schema").out)["title"] == "changegate document"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", str(EXAMPLES / "invalid")),
+        ("check", str(EXAMPLES / "acme-shop"), "--at", "2024-01-20T12:00:00Z"),
+        ("--repo", str(EXAMPLES / "acme-shop"), "gate", "--env", "production",
+         "--service", "checkout", "--at", "2024-12-23T10:00:00Z"),
+    ],
+    ids=["validate", "check", "gate"],
+)  # fmt: skip
+def test_every_json_verdict_matches_the_verdict_schema(
+    cli, schemas: SchemaSet, args: tuple[str, ...]
+) -> None:
+    result = cli(*args, "--format", "json")
+    assert [e.message for e in schemas.verdict_errors(json.loads(result.out))] == []

@@ -45,7 +45,18 @@ def _row(finding: Finding) -> Row:
     )
 
 
-def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = None) -> str:
+TITLE_LIMIT: Final = 200
+
+
+def render(
+    verdict: Verdict,
+    *,
+    limit: int = _BUDGET,
+    details_url: str | None = None,
+    pull_request: tuple[int, str] | None = None,
+) -> str:
+    """The verdict as markdown of at most ``limit`` characters: the findings that do not fit
+    are counted, with a link to ``details_url`` (a URL changegate built, never user text)."""
     import jinja2  # only this format needs it
 
     environment = jinja2.Environment(  # noqa: S701 - markdown: user text goes through md
@@ -70,6 +81,11 @@ def render(verdict: Verdict, *, limit: int = _BUDGET, details_url: str | None = 
             hidden=len(findings) - shown,
             gate=verdict.extra.get("gate"),
             details_url=details_url,
+            pull_request=(
+                (int(pull_request[0]), escape_markdown(truncate(pull_request[1], TITLE_LIMIT)))
+                if pull_request
+                else None
+            ),
             version=__version__,
             at=format_instant(verdict.at),
         )

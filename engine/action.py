@@ -1,0 +1,549 @@
+"""The GitHub Action's entry point (``python -m engine.action``, run by action.yml).
+
+action.yml hands every input over as an environment variable (``CHANGEGATE_MODE``, ...),
+never by writing it into a script, and GitHub adds its own ``GITHUB_*`` variables. Modes:
+
+- ``check``: judge a pull request (pull_request, pull_request_review, merge_group) with the
+  policies of its base commit; annotations, a job summary, a sticky comment, optionally a
+  commit status; a deny fails the step, so a required check blocks the merge.
+- ``gate``: may this deploy go ahead (``changegate gate``); a closed gate fails the step.
+- ``publish``: post the comment of a verdict that a read-only run (a fork's pull request)
+  left as an artifact, from a ``workflow_run`` workflow that may write.
+
+Whatever a person wrote reaches the log only between ``::stop-commands::`` markers, and
+comments and summaries only escaped (engine/escaping.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from engine.errors import EXIT_DENIED, EXIT_OK, ChangegateError
+from engine.github import Client, Event, GitHubError, read_event
+from engine.reporters.markdown import MARKER
+from engine.verdict import Report, Verdict
+
+MODES: Final = ("check", "gate", "publish")
+CHECK_EVENTS: Final = ("pull_request", "pull_request_target", "pull_request_review", "merge_group")
+SUMMARY_LIMIT: Final = 1_000_000  # GitHub takes 1 MiB of summary per step
+STATUS_CONTEXT: Final = "changegate"
+_URL: Final = re.compile(r"^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$")
+
+
+class ActionError(ChangegateError):
+    """The action cannot run as configured (an input, the event, the checkout)."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    mode: str
+    token: str
+    environment: str | None
+    service: str | None
+    version: str | None
+    change: str | None
+    comment: bool
+    status: bool
+    config: Path | None
+    fail_on: str
+    directory: Path
+    verdict: Path | None  # publish: the folder a read-only run left
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> Inputs:
+        def text(name: str) -> str | None:
+            value = env.get(f"CHANGEGATE_{name.upper().replace('-', '_')}", "").strip()
+            return value or None
+
+        def flag(name: str, default: bool) -> bool:
+            value = (text(name) or str(default)).lower()
+            if value not in {"true", "false"}:
+                raise ActionError(f"input {name}: write true or false, not {value!r}")
+            return value == "true"
+
+        mode = text("mode") or "check"
+        if mode not in MODES:
+            raise ActionError(f"input mode: one of {', '.join(MODES)}, not {mode!r}")
+        fail_on = text("fail-on") or "deny"
+        if fail_on not in {"deny", "warn"}:
+            raise ActionError(f"input fail-on: deny or warn, not {fail_on!r}")
+        token = text("github-token")
+        if token is None:
+            raise ActionError(
+                "input github-token is empty: pass ${{ github.token }} (or a token that can read "
+                "team members, see the README)"
+            )
+        workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
+        config = text("config")
+        verdict = text("verdict")
+        return cls(
+            mode=mode,
+            token=token,
+            environment=text("environment"),
+            service=text("service"),
+            version=text("version"),
+            change=text("change"),
+            comment=flag("comment", True),
+            status=flag("status", False),
+            config=workspace / config if config else None,
+            fail_on=fail_on,
+            directory=workspace / (text("working-directory") or "."),
+            verdict=workspace / verdict if verdict else None,
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """The workflow run, as GitHub describes it in the environment."""
+
+    event_name: str
+    payload: dict[str, Any]
+    repository: str
+    api_url: str
+    run_url: str | None
+    sha: str | None
+    actor: str | None
+    output: Path | None
+    summary: Path | None
+    temp: Path
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> Run:
+        event_path = env.get("GITHUB_EVENT_PATH")
+        if not event_path:
+            raise ActionError("GITHUB_EVENT_PATH is not set: this runs inside GitHub Actions")
+        try:
+            payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ActionError(f"cannot read the event payload {event_path}: {error}") from None
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        repository = env.get("GITHUB_REPOSITORY", "")
+        run_id = env.get("GITHUB_RUN_ID", "")
+        run_url = f"{server}/{repository}/actions/runs/{run_id}" if run_id else None
+        return cls(
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            payload=payload if isinstance(payload, dict) else {},
+            repository=repository,
+            api_url=env.get("GITHUB_API_URL", "https://api.github.com"),
+            run_url=run_url if run_url and _URL.match(run_url) else None,
+            sha=env.get("GITHUB_SHA"),
+            actor=env.get("GITHUB_ACTOR"),
+            output=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
+            summary=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+            temp=Path(env.get("RUNNER_TEMP") or "."),
+        )
+
+
+@dataclass
+class Result:
+    """What a mode decided, for the outputs and the exit code."""
+
+    verdict: Verdict | None
+    comment_id: int | None = None
+    code: int = EXIT_OK
+    folder: Path | None = None
+
+
+Connect = Callable[..., Client]
+
+
+def main(
+    env: Mapping[str, str] | None = None,
+    *,
+    connect: Connect = Client.connect,
+    now: datetime | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run the action; returns the exit code (0 allow, 1 deny or undecidable, 2 usage)."""
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    # Paths in annotations, comments and the verdict are relative to the workspace, which is
+    # the repository's root in GitHub's eyes.
+    previous = Path.cwd()
+    os.chdir(env.get("GITHUB_WORKSPACE") or previous)
+    try:
+        return _main(env, connect, now, Log(out))
+    finally:
+        os.chdir(previous)
+
+
+def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: Log) -> int:
+    try:
+        inputs = Inputs.read(env)
+        run = Run.read(env)
+        moment = now or datetime.now(UTC)
+        with connect(inputs.token, run.repository, run.api_url) as client:
+            mode = {"check": check, "gate": gate, "publish": publish}[inputs.mode]
+            result = mode(inputs, run, client, moment, log)
+    except GitHubError as error:
+        # GitHub could not be asked, so nothing can be decided: deny, and say why.
+        log.error("changegate could not decide", str(error))
+        write_outputs(run_or_none(env), {"decision": "deny", "failed-rules": "[]"})
+        return EXIT_DENIED
+    except ChangegateError as error:
+        log.error("changegate", str(error))
+        return error.exit_code
+    outputs = {
+        "decision": result.verdict.decision if result.verdict else "deny",
+        "failed-rules": json.dumps(
+            sorted({f.rule for f in result.verdict.findings if f.denies}) if result.verdict else []
+        ),
+        "comment-id": str(result.comment_id or ""),
+        "verdict-dir": str(result.folder or ""),
+    }
+    write_outputs(run, outputs)
+    return result.code
+
+
+def run_or_none(env: Mapping[str, str]) -> Run | None:
+    try:
+        return Run.read(env)
+    except ActionError:
+        return None
+
+
+# --- the modes -------------------------------------------------------------------------------
+
+
+def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
+    from engine.context import parse_context
+    from engine.github import pull_request_context
+    from engine.pipeline import Judge, Options
+
+    event = read_event(run.event_name, run.payload, run.sha)
+    if event.name not in CHECK_EVENTS or event.pull_request is None:
+        raise ActionError(
+            f"mode check judges pull requests: run it on pull_request, pull_request_review or "
+            f"merge_group, not {event.name or 'an unknown event'} (use mode gate for deploys)"
+        )
+    kind = "merge" if event.name == "merge_group" else "pull_request"
+    options = Options(
+        now=now,
+        repo=inputs.directory,
+        config_file=inputs.config,
+        event=kind,
+        policies_from=_present(event.base_sha, "the base commit", inputs.directory),
+    )
+    with Judge(options) as judge:
+        teams = _teams(judge.config.spec)
+        data = pull_request_context(
+            client,
+            event.pull_request,
+            event=kind,
+            actor=run.actor,
+            teams=teams,
+            head_sha=event.head_sha if event.name == "merge_group" else None,
+            base_sha=event.base_sha,
+        )
+        judge.context = parse_context(_valid_context(judge, data))
+        outcomes = judge.judge()
+    verdict = outcomes.verdict
+    folder = _keep(run, data, verdict, event.pull_request)
+    title = (event.pull_request, str(data["pullRequest"].get("title", "")))
+    log.report(outcomes)
+    summary_text = _markdown(verdict, SUMMARY_LIMIT, None, title)
+    _append(run.summary, summary_text)
+    comment_id = None
+    if inputs.comment:
+        body = _markdown(verdict, None, run.run_url, title)
+        comment_id = sticky_comment(client, event.pull_request, body, verdict, log)
+    if inputs.status and event.head_sha:
+        _status(client, event.head_sha, verdict, run.run_url, log)
+    return Result(verdict, comment_id, _code(verdict, inputs.fail_on), folder)
+
+
+def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
+    from engine.context import parse_context
+    from engine.gate import open_gate
+    from engine.github import deploy_context
+    from engine.pipeline import Judge, Options
+
+    event = read_event(run.event_name, run.payload, run.sha)
+    environment = inputs.environment or event.environment
+    service = inputs.service or _payload_text(event, "service")
+    version = inputs.version or _payload_text(event, "version")
+    change = inputs.change or _payload_text(event, "change")
+    if not environment or not service:
+        raise ActionError(
+            "mode gate needs the inputs environment and service (a deployment event gives the "
+            "environment, and its payload may give service, version and change)"
+        )
+    sha = event.head_sha or run.sha
+    if not sha:
+        raise ActionError("mode gate cannot tell which commit is deployed: GITHUB_SHA is unset")
+    options = Options(now=now, repo=inputs.directory, config_file=inputs.config, event="deploy")
+    with Judge(options) as judge:
+        data = deploy_context(
+            client,
+            sha,
+            actor=run.actor,
+            environment=environment,
+            service=service,
+            version=version,
+            teams=_teams(judge.config.spec),
+            pull_request=_approving_pull(judge, client, sha, environment, service, change),
+        )
+        judge.context = parse_context(_valid_context(judge, data))
+        outcomes = open_gate(
+            judge, environment=environment, service=service, version=version, change=change
+        )
+    verdict = outcomes.verdict
+    folder = _keep(run, data, verdict, None)
+    log.report(outcomes)
+    _append(run.summary, _markdown(verdict, SUMMARY_LIMIT, None, None))
+    return Result(verdict, None, _code(verdict, inputs.fail_on), folder)
+
+
+def publish(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
+    """Comment the verdict a read-only run left, treating every byte of it as untrusted: the
+    verdict must match its schema and is rendered (escaped) here, and the pull request must
+    be the one whose head commit that run checked."""
+    del now
+    from engine.schemas import SchemaSet
+
+    if run.event_name != "workflow_run":
+        raise ActionError("mode publish runs on workflow_run, after the pull request's check")
+    if inputs.verdict is None:
+        raise ActionError("mode publish needs the input verdict: the downloaded artifact folder")
+    workflow_run = run.payload.get("workflow_run") or {}
+    head_sha = workflow_run.get("head_sha")
+    number_text = _read(inputs.verdict / "pull-request", 20).strip()
+    if not number_text.isdigit():
+        raise ActionError("the artifact's pull-request file holds no pull request number")
+    number = int(number_text)
+    pull = client.pull(number)
+    if not head_sha or pull["headSha"] != head_sha:
+        raise ActionError(
+            f"the artifact names pull request #{number}, whose head is not the commit the "
+            "checking run judged: not publishing it"
+        )
+    try:
+        data = json.loads(_read(inputs.verdict / "verdict.json", 50_000_000))
+    except ValueError as error:
+        raise ActionError(f"the artifact's verdict.json is not JSON: {error}") from None
+    problems = SchemaSet().verdict_errors(data)
+    if problems:
+        raise ActionError(f"the artifact's verdict.json is not a verdict: {problems[0].message}")
+    verdict = Verdict.from_json(data)
+    log.report(Report(verdict))
+    body = _markdown(verdict, None, run.run_url, (number, pull["title"]))
+    comment_id = sticky_comment(client, number, body, verdict, log) if inputs.comment else None
+    if inputs.status:
+        _status(client, head_sha, verdict, run.run_url, log)
+    return Result(verdict, comment_id, EXIT_OK)
+
+
+# --- what the modes share ---------------------------------------------------------------------
+
+
+def sticky_comment(
+    client: Client, number: int, body: str, verdict: Verdict, log: Log
+) -> int | None:
+    """One comment per pull request, found by its marker and its author (us): updated in
+    place, never duplicated; a pass updates an earlier failure and adds nothing new."""
+    me = client.me()
+    ours = [
+        c
+        for c in client.comments(number)
+        if MARKER in c["body"]
+        and (c["user"] == me if me else c["userType"] == "Bot" or c["user"].endswith("[bot]"))
+    ]
+    try:
+        if not ours:
+            if verdict.decision == "allow":
+                return None
+            return client.create_comment(number, body)
+        first, *extra = ours
+        client.edit_comment(number, first["id"], body)
+        for duplicate in extra:  # left by runs that raced each other
+            client.delete_comment(number, duplicate["id"])
+        return int(first["id"])
+    except GitHubError as error:
+        if error.status in {403, 404}:
+            log.warning(
+                "changegate could not comment",
+                f"{error}. A pull request from a fork gets a read-only token: publish the "
+                "verdict from a workflow_run workflow (see the README)",
+            )
+            return None
+        raise
+
+
+def _status(client: Client, sha: str, verdict: Verdict, url: str | None, log: Log) -> None:
+    from engine.reporters.text import summary
+
+    state = "success" if verdict.decision == "allow" else "failure"
+    try:
+        client.create_status(sha, state, summary(verdict, color=False), url, STATUS_CONTEXT)
+    except GitHubError as error:
+        if error.status not in {403, 404}:
+            raise
+        log.warning("changegate could not set the commit status", f"{error} (statuses: write)")
+
+
+def _approving_pull(
+    judge: Any, client: Client, sha: str, environment: str, service: str, change: str | None
+) -> int | None:
+    """The merged pull request that last changed the deploy's change request: its reviews
+    are the change's approvals. None when the deploy carries no change request."""
+    from engine.gate import scheduled_changes
+
+    if change is not None:
+        found = [d for d in judge.inventory.valid if d.kind == "ChangeRequest" and d.name == change]
+    else:
+        found = scheduled_changes(judge, environment, service)
+        if len(found) > 1:
+            names = ", ".join(d.name or "?" for d in found)
+            raise ActionError(
+                f"several change requests are scheduled now for {service} in {environment} "
+                f"({names}): say which one this deploy carries with the input change"
+            )
+    if not found or judge.git is None:
+        return None
+    path = judge.git.relative(found[0].path)
+    commit = judge.git.last_change(path, sha) if path else None
+    if commit is None:
+        return None
+    merged = [p for p in client.pulls_of_commit(commit) if p["merged"]]
+    return int(merged[0]["number"]) if merged else None
+
+
+def _teams(config: dict[str, Any]) -> list[str]:
+    return sorted({t for role in config.get("roles", {}).values() for t in role.get("teams", ())})
+
+
+def _valid_context(judge: Any, data: dict[str, Any]) -> dict[str, Any]:
+    problems = judge.workspace.schemas.context_errors(data)
+    if problems:  # pragma: no cover - the context is built here; a bug if it is invalid
+        raise AssertionError(f"built an invalid request context: {problems[0].message}")
+    return data
+
+
+def _present(sha: str | None, what: str, directory: Path) -> str | None:
+    """``sha`` if the clone has it; else say how to check out enough history."""
+    if sha is None:
+        return None
+    from engine.gitrepo import GitRepo
+
+    repo = GitRepo.find(directory)
+    if repo is None or not repo.has_commit(sha):
+        raise ActionError(
+            f"{what} {sha[:12]} is not in the clone, so the policies it holds cannot be read: "
+            "check out with actions/checkout and fetch-depth: 0"
+        )
+    repo.close()
+    return sha
+
+
+def _payload_text(event: Event, key: str) -> str | None:
+    value = event.deploy_payload.get(key)
+    return str(value) if isinstance(value, (str, int, float)) and str(value) else None
+
+
+def _code(verdict: Verdict, fail_on: str) -> int:
+    if verdict.decision == "deny":
+        return EXIT_DENIED
+    if fail_on == "warn" and verdict.summary["warnings"]:
+        return EXIT_DENIED
+    return EXIT_OK
+
+
+def _markdown(
+    verdict: Verdict, limit: int | None, url: str | None, title: tuple[int, str] | None
+) -> str:
+    from engine.reporters.markdown import render
+
+    if limit is None:
+        return render(verdict, details_url=url, pull_request=title)
+    return render(verdict, limit=limit, details_url=url, pull_request=title)
+
+
+def _keep(run: Run, context: dict[str, Any], verdict: Verdict, number: int | None) -> Path:
+    """The context and the verdict as files, to upload as an artifact and replay anywhere
+    (``changegate check --context context.json``)."""
+    from engine.paths import display_path
+
+    folder = run.temp / "changegate"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "context.json").write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
+    shown = verdict.to_json(display_path)
+    (folder / "verdict.json").write_text(json.dumps(shown, indent=2) + "\n", encoding="utf-8")
+    if number is not None:
+        (folder / "pull-request").write_text(f"{number}\n", encoding="utf-8")
+    return folder
+
+
+def _read(path: Path, limit: int) -> str:
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as error:
+        raise ActionError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise ActionError(f"{path} is larger than {limit:,} bytes")
+    return data.decode("utf-8", errors="replace")
+
+
+def _append(path: Path | None, text: str) -> None:
+    if path is not None:
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(text + "\n")
+
+
+def write_outputs(run: Run | None, outputs: dict[str, str]) -> None:
+    """Step outputs, each value under a delimiter it cannot contain."""
+    if run is None or run.output is None:
+        return
+    with run.output.open("a", encoding="utf-8") as stream:
+        for name, value in outputs.items():
+            delimiter = f"changegate_{secrets.token_hex(16)}"
+            stream.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+class Log:
+    """The step's log: what people wrote only between stop-commands markers, so that it can
+    never run as a workflow command; annotations and masks outside them."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def quoted(self, text: str) -> None:
+        token = secrets.token_hex(16)
+        self.out.write(f"::stop-commands::{token}\n{text}\n::{token}::\n")
+
+    def error(self, title: str, message: str) -> None:
+        self._annotate("error", title, message)
+
+    def warning(self, title: str, message: str) -> None:
+        self._annotate("warning", title, message)
+
+    def _annotate(self, level: str, title: str, message: str) -> None:
+        from engine.escaping import command_data, command_property
+
+        self.out.write(f"::{level} title={command_property(title)}::{command_data(message)}\n")
+
+    def report(self, report: Report) -> None:
+        """Annotations at files and lines, then the readable report (quoted)."""
+        import io
+
+        from engine.reporters import REPORTERS
+
+        annotations = io.StringIO()
+        REPORTERS["github"](report, annotations, color=False)
+        self.out.write(annotations.getvalue())
+        text = io.StringIO()
+        REPORTERS["text"](report, text, color=False)
+        self.quoted(text.getvalue().rstrip("\n"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
