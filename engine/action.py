@@ -21,21 +21,23 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from engine.errors import EXIT_DENIED, EXIT_OK, ChangegateError
-from engine.github import Client, Event, GitHubError, read_event
+from engine.errors import EXIT_DENIED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, ChangegateError
+from engine.github import Client, Event, EventError, GitHubError, read_event
 from engine.reporters.markdown import MARKER
 from engine.verdict import Report, Verdict
 
 MODES: Final = ("check", "gate", "publish")
-CHECK_EVENTS: Final = ("pull_request", "pull_request_target", "pull_request_review", "merge_group")
+# Not pull_request_target: its checkout is the base branch, not the pull request.
+CHECK_EVENTS: Final = ("pull_request", "pull_request_review", "merge_group")
 SUMMARY_LIMIT: Final = 1_000_000  # GitHub takes 1 MiB of summary per step
-STATUS_CONTEXT: Final = "changegate"
+STATUS_CONTEXT: Final = "changegate/verdict"
 _URL: Final = re.compile(r"^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$")
 
 
@@ -46,7 +48,7 @@ class ActionError(ChangegateError):
 @dataclass(frozen=True)
 class Inputs:
     mode: str
-    token: str
+    token: str = field(repr=False)
     environment: str | None
     service: str | None
     version: str | None
@@ -57,6 +59,7 @@ class Inputs:
     fail_on: str
     directory: Path
     verdict: Path | None  # publish: the folder a read-only run left
+    workspace: Path = Path()
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Inputs:
@@ -98,6 +101,7 @@ class Inputs:
             fail_on=fail_on,
             directory=workspace / (text("working-directory") or "."),
             verdict=workspace / verdict if verdict else None,
+            workspace=workspace,
         )
 
 
@@ -177,8 +181,11 @@ def main(
 
 
 def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: Log) -> int:
+    denied = {"decision": "deny", "failed-rules": "[]", "comment-id": "", "verdict-dir": ""}
     try:
         inputs = Inputs.read(env)
+        if env is os.environ:  # git and other children need not see it
+            os.environ.pop("CHANGEGATE_GITHUB_TOKEN", None)
         run = Run.read(env)
         moment = now or datetime.now(UTC)
         with connect(inputs.token, run.repository, run.api_url) as client:
@@ -187,11 +194,26 @@ def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: L
     except GitHubError as error:
         # GitHub could not be asked, so nothing can be decided: deny, and say why.
         log.error("changegate could not decide", str(error))
-        write_outputs(run_or_none(env), {"decision": "deny", "failed-rules": "[]"})
+        write_outputs(run_or_none(env), denied)
         return EXIT_DENIED
+    except EventError as error:
+        log.error("changegate", f"{error}: is this the event the workflow is meant for?")
+        write_outputs(run_or_none(env), denied)
+        return EXIT_USAGE
     except ChangegateError as error:
         log.error("changegate", str(error))
+        write_outputs(run_or_none(env), denied)
         return error.exit_code
+    except Exception as error:  # a bug: say so, deny, and keep the traceback for the report
+        import traceback
+
+        log.error(
+            "changegate internal error",
+            f"{type(error).__name__}: {error} (this is a bug, please report it)",
+        )
+        log.quoted(traceback.format_exc().rstrip())
+        write_outputs(run_or_none(env), denied)
+        return EXIT_INTERNAL
     outputs = {
         "decision": result.verdict.decision if result.verdict else "deny",
         "failed-rules": json.dumps(
@@ -226,6 +248,9 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
             f"merge_group, not {event.name or 'an unknown event'} (use mode gate for deploys)"
         )
     kind = "merge" if event.name == "merge_group" else "pull_request"
+    if event.head_sha is None or event.base_sha is None:  # pragma: no cover - read_event
+        raise ActionError("the event names no head or base commit")
+    _checked_out(inputs.directory, event.head_sha)
     options = Options(
         now=now,
         repo=inputs.directory,
@@ -241,7 +266,7 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
             event=kind,
             actor=run.actor,
             teams=teams,
-            head_sha=event.head_sha if event.name == "merge_group" else None,
+            head_sha=event.head_sha,  # what this run checked out, even if the PR moved on
             base_sha=event.base_sha,
         )
         judge.context = parse_context(_valid_context(judge, data))
@@ -254,9 +279,10 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
     _append(run.summary, summary_text)
     comment_id = None
     if inputs.comment:
-        body = _markdown(verdict, None, run.run_url, title)
-        comment_id = sticky_comment(client, event.pull_request, body, verdict, log)
-    if inputs.status and event.head_sha:
+        marker = _marker(inputs)
+        body = _markdown(verdict, None, run.run_url, title, marker)
+        comment_id = sticky_comment(client, event.pull_request, body, verdict, log, marker)
+    if inputs.status:
         _status(client, event.head_sha, verdict, run.run_url, log)
     return Result(verdict, comment_id, _code(verdict, inputs.fail_on), folder)
 
@@ -280,22 +306,27 @@ def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> R
     sha = event.head_sha or run.sha
     if not sha:
         raise ActionError("mode gate cannot tell which commit is deployed: GITHUB_SHA is unset")
-    options = Options(now=now, repo=inputs.directory, config_file=inputs.config, event="deploy")
-    with Judge(options) as judge:
-        data = deploy_context(
-            client,
-            sha,
-            actor=run.actor,
-            environment=environment,
-            service=service,
-            version=version,
-            teams=_teams(judge.config.spec),
-            pull_request=_approving_pull(judge, client, sha, environment, service, change),
-        )
-        judge.context = parse_context(_valid_context(judge, data))
-        outcomes = open_gate(
-            judge, environment=environment, service=service, version=version, change=change
-        )
+    # Freezes, plans, changes and policies as the default branch has them now: a branch cannot
+    # deploy past a freeze by deleting it, nor an old commit by predating it.
+    repo, tip, root = _default_tip(run, inputs.directory, sha)
+    with repo.worktree(tip) as tree:
+        config = tree / repo.relative(inputs.config) if inputs.config else None
+        options = Options(now=now, repo=tree / root, config_file=config, event="deploy")
+        with Judge(options) as judge:
+            data = deploy_context(
+                client,
+                tip,
+                actor=run.actor,
+                environment=environment,
+                service=service,
+                version=version,
+                teams=_teams(judge.config.spec),
+                pull_request=_approving_pull(judge, client, tip, environment, service, change),
+            )
+            judge.context = parse_context(_valid_context(judge, data))
+            outcomes = open_gate(
+                judge, environment=environment, service=service, version=version, change=change
+            )
     verdict = outcomes.verdict
     folder = _keep(run, data, verdict, None)
     log.report(outcomes)
@@ -314,10 +345,11 @@ def publish(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -
         raise ActionError("mode publish runs on workflow_run, after the pull request's check")
     if inputs.verdict is None:
         raise ActionError("mode publish needs the input verdict: the downloaded artifact folder")
-    workflow_run = run.payload.get("workflow_run") or {}
-    head_sha = workflow_run.get("head_sha")
+    # Only the head commit comes from GitHub here; the rest is the artifact's word. No commit
+    # status is set from it: a forged "allow" must not turn anything green.
+    head_sha = _text_at(run.payload, "workflow_run", "head_sha")
     number_text = _read(inputs.verdict / "pull-request", 20).strip()
-    if not number_text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", number_text) or int(number_text) == 0:
         raise ActionError("the artifact's pull-request file holds no pull request number")
     number = int(number_text)
     pull = client.pull(number)
@@ -328,54 +360,71 @@ def publish(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -
         )
     try:
         data = json.loads(_read(inputs.verdict / "verdict.json", 50_000_000))
-    except ValueError as error:
-        raise ActionError(f"the artifact's verdict.json is not JSON: {error}") from None
-    problems = SchemaSet().verdict_errors(data)
-    if problems:
-        raise ActionError(f"the artifact's verdict.json is not a verdict: {problems[0].message}")
-    verdict = Verdict.from_json(data)
+        problems = SchemaSet().verdict_errors(data)
+        if problems:
+            raise ActionError(
+                f"the artifact's verdict.json is not a verdict: {problems[0].message}"
+            )
+        verdict = Verdict.from_json(data)
+    except (ValueError, RecursionError) as error:
+        raise ActionError(f"the artifact's verdict.json is not a verdict: {error}") from None
     log.report(Report(verdict))
-    body = _markdown(verdict, None, run.run_url, (number, pull["title"]))
-    comment_id = sticky_comment(client, number, body, verdict, log) if inputs.comment else None
-    if inputs.status:
-        _status(client, head_sha, verdict, run.run_url, log)
+    marker = _marker(inputs)
+    body = _markdown(verdict, None, run.run_url, (number, pull["title"]), marker)
+    comment_id = None
+    if inputs.comment:
+        comment_id = sticky_comment(client, number, body, verdict, log, marker)
     return Result(verdict, comment_id, EXIT_OK)
+
+
+def _text_at(payload: Any, *keys: str) -> str | None:
+    value = payload
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else None
 
 
 # --- what the modes share ---------------------------------------------------------------------
 
 
 def sticky_comment(
-    client: Client, number: int, body: str, verdict: Verdict, log: Log
+    client: Client, number: int, body: str, verdict: Verdict, log: Log, marker: str = MARKER
 ) -> int | None:
-    """One comment per pull request, found by its marker and its author (us): updated in
-    place, never duplicated; a pass updates an earlier failure and adds nothing new."""
-    me = client.me()
-    ours = [
-        c
-        for c in client.comments(number)
-        if MARKER in c["body"]
-        and (c["user"] == me if me else c["userType"] == "Bot" or c["user"].endswith("[bot]"))
-    ]
+    """One comment per pull request (and working directory), found by its marker line and its
+    author (us): updated in place, never duplicated; a pass updates an earlier failure and
+    adds nothing new. Commenting is a courtesy: when it fails the verdict still stands, so it
+    warns instead of failing the step."""
     try:
-        if not ours:
-            if verdict.decision == "allow":
-                return None
-            return client.create_comment(number, body)
-        first, *extra = ours
-        client.edit_comment(number, first["id"], body)
-        for duplicate in extra:  # left by runs that raced each other
-            client.delete_comment(number, duplicate["id"])
-        return int(first["id"])
-    except GitHubError as error:
-        if error.status in {403, 404}:
-            log.warning(
-                "changegate could not comment",
-                f"{error}. A pull request from a fork gets a read-only token: publish the "
-                "verdict from a workflow_run workflow (see the README)",
-            )
+        me = client.me()
+        ours = [
+            c
+            for c in client.comments(number)
+            if c["body"].split("\n", 1)[0] == marker
+            and (c["user"] == me if me else c["userType"] == "Bot")
+        ]
+        if ours:
+            first, *extra = ours
+            for duplicate in extra:  # left by runs that raced each other
+                client.delete_comment(number, duplicate["id"])
+            try:
+                client.edit_comment(number, first["id"], body)
+                return int(first["id"])
+            except GitHubError as error:
+                if error.status not in {403, 404}:
+                    raise
+                # gone since it was listed, or not ours to edit after all: comment anew
+        if verdict.decision == "allow" and not ours:
             return None
-        raise
+        return client.create_comment(number, body)
+    except GitHubError as error:
+        hint = (
+            ". A pull request from a fork gets a read-only token: publish the verdict from a "
+            "workflow_run workflow (see the README)"
+            if error.status in {403, 404}
+            else ""
+        )
+        log.warning("changegate could not comment", f"{error}{hint}")
+        return None
 
 
 def _status(client: Client, sha: str, verdict: Verdict, url: str | None, log: Log) -> None:
@@ -414,6 +463,8 @@ def _approving_pull(
     if commit is None:
         return None
     merged = [p for p in client.pulls_of_commit(commit) if p["merged"]]
+    # the pull request merged as this commit (or that brought it), not one that contains it
+    merged.sort(key=lambda p: p["mergeCommitSha"] != commit)
     return int(merged[0]["number"]) if merged else None
 
 
@@ -428,20 +479,69 @@ def _valid_context(judge: Any, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _present(sha: str | None, what: str, directory: Path) -> str | None:
-    """``sha`` if the clone has it; else say how to check out enough history."""
-    if sha is None:
-        return None
+def _repo(directory: Path) -> Any:
     from engine.gitrepo import GitRepo
 
     repo = GitRepo.find(directory)
-    if repo is None or not repo.has_commit(sha):
+    if repo is None:
+        raise ActionError(f"{directory} is not a git checkout: run actions/checkout first")
+    return repo
+
+
+def _present(sha: str, what: str, directory: Path) -> str:
+    """``sha`` if the clone has it; else say how to check out enough history."""
+    if not _repo(directory).has_commit(sha):
         raise ActionError(
             f"{what} {sha[:12]} is not in the clone, so the policies it holds cannot be read: "
             "check out with actions/checkout and fetch-depth: 0"
         )
-    repo.close()
     return sha
+
+
+def _checked_out(directory: Path, head: str) -> None:
+    """The workspace must hold the pull request: its head, or GitHub's merge of it into the
+    base (refs/pull/N/merge, whose second parent is the head)."""
+    repo = _repo(directory)
+    current = repo.head()
+    parents = repo.parents(current) if current else []
+    if current != head and head not in parents[1:]:
+        raise ActionError(
+            f"the checkout is {str(current)[:12]}, not pull request head {head[:12]} nor its "
+            "merge commit: check out the pull request (actions/checkout's default on "
+            "pull_request events) so that what is judged is what would merge"
+        )
+
+
+def _default_tip(run: Run, directory: Path, deployed: str) -> tuple[Any, str, str]:
+    """The repository, the tip of its default branch, and changegate's folder in it; the
+    deployed commit must be on that branch."""
+    repo = _repo(directory)
+    branch = _text_at(run.payload, "repository", "default_branch") or "main"
+    tip = None
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if repo.has_ref(ref):
+            tip = repo.resolve(ref)
+            break
+    if tip is None:
+        raise ActionError(
+            f"the default branch {branch} is not in the clone: check out with fetch-depth: 0"
+        )
+    if not repo.has_commit(deployed) or not repo.is_ancestor(deployed, tip):
+        raise ActionError(
+            f"commit {deployed[:12]} is not on the default branch {branch}: deploy what was "
+            "merged (the gate judges by the default branch's freezes, plans and changes)"
+        )
+    root = repo.relative(directory)
+    if root is None:
+        raise ActionError(f"{directory} is outside the git repository {repo.root}")
+    return repo, tip, root or "."
+
+
+def _marker(inputs: Inputs) -> str:
+    """The comment's first line: one comment per pull request and working directory."""
+    relative = os.path.relpath(inputs.directory, inputs.workspace)
+    key = re.sub(r"[^A-Za-z0-9._/-]", "_", relative)
+    return MARKER if key in {".", ""} else MARKER.replace(" -->", f" {key} -->")
 
 
 def _payload_text(event: Event, key: str) -> str | None:
@@ -458,13 +558,17 @@ def _code(verdict: Verdict, fail_on: str) -> int:
 
 
 def _markdown(
-    verdict: Verdict, limit: int | None, url: str | None, title: tuple[int, str] | None
+    verdict: Verdict,
+    limit: int | None,
+    url: str | None,
+    title: tuple[int, str] | None,
+    marker: str = MARKER,
 ) -> str:
     from engine.reporters.markdown import render
 
     if limit is None:
-        return render(verdict, details_url=url, pull_request=title)
-    return render(verdict, limit=limit, details_url=url, pull_request=title)
+        return render(verdict, details_url=url, pull_request=title, marker=marker)
+    return render(verdict, limit=limit, details_url=url, pull_request=title, marker=marker)
 
 
 def _keep(run: Run, context: dict[str, Any], verdict: Verdict, number: int | None) -> Path:
@@ -472,8 +576,7 @@ def _keep(run: Run, context: dict[str, Any], verdict: Verdict, number: int | Non
     (``changegate check --context context.json``)."""
     from engine.paths import display_path
 
-    folder = run.temp / "changegate"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="changegate-", dir=run.temp))
     (folder / "context.json").write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
     shown = verdict.to_json(display_path)
     (folder / "verdict.json").write_text(json.dumps(shown, indent=2) + "\n", encoding="utf-8")

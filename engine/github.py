@@ -12,6 +12,7 @@ logged, never put in a URL, never in a message.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -89,18 +90,23 @@ class Client:
 
     # --- calls ------------------------------------------------------------------------------
 
-    def call(self, what: str, operation: Callable[[], T]) -> T:
+    def call(self, what: str, operation: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run ``operation`` (which may make several requests), retrying it as a whole when
-        GitHub asks to wait or fails on its side."""
+        GitHub asks to wait or fails on its side. A write that is not ``idempotent`` is
+        retried only when GitHub said it did nothing (a rate limit), never after a 5xx or a
+        lost connection."""
         from github import GithubException
         from requests import RequestException
 
         for attempt in range(1, ATTEMPTS + 1):
+            if attempt > 1 and self.clock() >= self._deadline:
+                raise GitHubError(f"{what}: GitHub did not answer within the run's time budget")
             try:
                 return operation()
             except GithubException as error:
                 wait = self._wait(error, attempt)
-                if wait is None or attempt == ATTEMPTS:
+                limited = error.status in {403, 429}
+                if wait is None or attempt == ATTEMPTS or not (idempotent or limited):
                     raise GitHubError(_describe(what, error), error.status) from None
                 if self.clock() + wait > self._deadline or wait > MAX_WAIT:
                     raise GitHubError(
@@ -110,23 +116,25 @@ class Client:
                     ) from None
                 self.sleep(wait)
             except RequestException as error:
-                if attempt == ATTEMPTS:
+                remaining = self._deadline - self.clock()
+                if attempt == ATTEMPTS or remaining <= 0 or not idempotent:
                     raise GitHubError(
                         f"{what}: cannot reach GitHub at {self.api_url} "
                         f"({type(error).__name__}): check GITHUB_API_URL and the network"
                     ) from None
-                self.sleep(min(2.0**attempt, max(self._deadline - self.clock(), 0.0)))
+                self.sleep(min(2.0**attempt, remaining))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, error: Any, attempt: int) -> float | None:
         """How long GitHub asks to wait before trying again, or None if retrying won't help."""
         status = error.status
-        headers = {k.lower(): v for k, v in (error.headers or {}).items()}
+        headers = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()}
         if status in {403, 429}:
             if "retry-after" in headers:
-                return max(float(headers["retry-after"]), 0.0)
+                return _seconds(headers["retry-after"], self.wall())
             if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-                return max(float(headers["x-ratelimit-reset"]) - self.wall(), 0.0) + 1.0
+                reset = _number(headers["x-ratelimit-reset"])
+                return 60.0 if reset is None else max(reset - self.wall(), 0.0) + 1.0
             message = str((error.data or {}).get("message", "")).lower()
             if "rate limit" in message:  # a secondary limit without retry-after: a minute
                 return 60.0
@@ -259,14 +267,14 @@ class Client:
     def me(self) -> str | None:
         """The login the token acts as; None for an Actions or App installation token, which
         may not ask (its comments are github-actions[bot]'s or the app's)."""
-        from github import GithubException
-
         try:
-            return str(self._github.get_user().login)
-        except GithubException as error:
-            if error.status in {401, 403}:
+            return str(
+                self.call("asking GitHub who the token is", lambda: self._github.get_user().login)
+            )
+        except GitHubError as error:
+            if error.status == 403 and "not accessible by integration" in str(error):
                 return None
-            raise GitHubError(_describe("asking GitHub who the token is", error)) from None
+            raise
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -285,13 +293,12 @@ class Client:
         return self.call(f"reading the comments of pull request #{number}", read)
 
     def create_comment(self, number: int, body: str) -> int:
-        # not retried: a POST that timed out may have created the comment already
-        from github import GithubException
-
-        try:
-            return int(self.repo.get_issue(number).create_comment(body).id)
-        except GithubException as error:
-            raise GitHubError(_describe(f"commenting on #{number}", error), error.status) from None
+        # retried only after a rate limit: a POST that failed otherwise may have commented
+        return self.call(
+            f"commenting on #{number}",
+            lambda: int(self.repo.get_issue(number).create_comment(body).id),
+            idempotent=False,
+        )
 
     def edit_comment(self, number: int, comment_id: int, body: str) -> None:
         self.call(
@@ -315,6 +322,27 @@ class Client:
             )
 
         self.call(f"setting the commit status of {sha[:12]}", write)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _seconds(retry_after: str, now: float) -> float:
+    """Retry-After as seconds: a number, or an HTTP date; anything else waits a minute."""
+    number = _number(retry_after)
+    if number is not None:
+        return max(number, 0.0)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
+    except (TypeError, ValueError, IndexError):
+        return 60.0
 
 
 def _describe(what: str, error: Any) -> str:
@@ -348,36 +376,67 @@ class Event:
     deploy_payload: dict[str, Any] = field(default_factory=dict)
 
 
-def read_event(name: str, payload: dict[str, Any], sha: str | None) -> Event:
-    """The facts changegate needs from an event payload (``sha``: GITHUB_SHA)."""
-    if name in {"pull_request", "pull_request_target", "pull_request_review"}:
-        pr = payload.get("pull_request") or {}
+class EventError(ValueError):
+    """An event payload without what changegate needs from it."""
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _field(payload: Any, *keys: str) -> Any:
+    value = payload
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise EventError(f"the event payload has no {'.'.join(keys)}")
+        value = value[key]
+    return value
+
+
+def _sha(payload: Any, *keys: str) -> str:
+    value = _field(payload, *keys)
+    if not isinstance(value, str) or not _SHA.fullmatch(value):
+        raise EventError(f"the event payload's {'.'.join(keys)} is not a commit SHA")
+    return value
+
+
+def _text(payload: Any, *keys: str) -> str:
+    value = _field(payload, *keys)
+    if not isinstance(value, str):
+        raise EventError(f"the event payload's {'.'.join(keys)} is not text")
+    return value
+
+
+def read_event(name: str, payload: Any, sha: str | None) -> Event:
+    """The facts changegate needs from an event payload (``sha``: GITHUB_SHA). Raises
+    EventError, naming the field, when the payload lacks one."""
+    if name in {"pull_request", "pull_request_review"}:
+        number = _field(payload, "pull_request", "number")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise EventError("the event payload's pull_request.number is not a number")
         return Event(
             name,
-            pull_request=int(pr["number"]),
-            head_sha=pr["head"]["sha"],
-            base_sha=pr["base"]["sha"],
-            base_ref=pr["base"]["ref"],
+            pull_request=number,
+            head_sha=_sha(payload, "pull_request", "head", "sha"),
+            base_sha=_sha(payload, "pull_request", "base", "sha"),
+            base_ref=_text(payload, "pull_request", "base", "ref"),
         )
     if name == "merge_group":
-        group = payload["merge_group"]
-        found = MERGE_QUEUE.search(group.get("head_ref", ""))
+        found = MERGE_QUEUE.search(_text(payload, "merge_group", "head_ref"))
         return Event(
             name,
             pull_request=int(found.group(1)) if found else None,
-            head_sha=group["head_sha"],
-            base_sha=group["base_sha"],
-            base_ref=str(group.get("base_ref", "")).removeprefix("refs/heads/"),
+            head_sha=_sha(payload, "merge_group", "head_sha"),
+            base_sha=_sha(payload, "merge_group", "base_sha"),
+            base_ref=_text(payload, "merge_group", "base_ref").removeprefix("refs/heads/"),
         )
     if name == "push":
-        return Event(name, head_sha=payload.get("after") or sha, base_sha=payload.get("before"))
+        return Event(name, head_sha=_sha(payload, "after"), base_sha=payload.get("before"))
     if name in {"deployment", "deployment_status"}:
-        deployment = payload["deployment"]
-        extra = deployment.get("payload")
+        extra = _field(payload, "deployment", "payload")
         return Event(
             name,
-            head_sha=deployment["sha"],
-            environment=deployment.get("environment"),
+            head_sha=_sha(payload, "deployment", "sha"),
+            environment=_text(payload, "deployment", "environment"),
             deploy_payload=extra if isinstance(extra, dict) else {},
         )
     return Event(name, head_sha=sha)

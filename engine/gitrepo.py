@@ -7,8 +7,10 @@ of them (~60 ms). Walking history (the audit) goes through GitPython, imported t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,20 +42,32 @@ class GitRepo:
                 return cls(candidate)
         return None
 
-    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = _TIMEOUT,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """``git -C root ARGS``; a GitError with git's last words when it fails and ``check``."""
         try:
             result = subprocess.run(
                 ["git", "-C", str(self.root), *args],
+                input=stdin,
                 capture_output=True,
-                timeout=_TIMEOUT,
+                timeout=timeout,
+                env=env,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} took over {_TIMEOUT} s in {self.root}") from None
+            raise GitError(f"git {args[0]} took over {timeout:.0f} s in {self.root}") from None
         if check and result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip()
-            raise GitError(f"git {' '.join(args)}: {message}")
+            lines = result.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git {' '.join(args[:3])}: {lines[-1] if lines else 'failed'}")
         return result
+
+    _git = run
 
     def relative(self, path: Path) -> str | None:
         """``path`` relative to the repository root, POSIX style; None if outside."""
@@ -92,6 +106,34 @@ class GitRepo:
         """The newest commit at or before ``ref`` that changed ``path``."""
         result = self._git("log", "-1", "--format=%H", ref, "--", path, check=False)
         return result.stdout.decode().strip() or None if result.returncode == 0 else None
+
+    def has_ref(self, ref: str) -> bool:
+        return self._git("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        return self._git("merge-base", "--is-ancestor", commit, of, check=False).returncode == 0
+
+    def parents(self, commit: str) -> list[str]:
+        result = self._git("rev-list", "--parents", "-n", "1", commit, check=False)
+        return result.stdout.decode().split()[1:] if result.returncode == 0 else []
+
+    @contextlib.contextmanager
+    def worktree(self, commit: str) -> Iterator[Path]:
+        """The tree of ``commit`` as a temporary worktree of this repository (so that other
+        commits stay readable from it), removed afterwards."""
+        folder = Path(tempfile.mkdtemp(prefix="changegate-"))
+        tree = folder / "tree"
+        try:
+            self._git("worktree", "add", "--quiet", "--detach", str(tree), commit)
+        except GitError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise GitError(f"cannot check out {commit[:12]}: {error}") from None
+        try:
+            yield tree
+        finally:
+            self._git("worktree", "remove", "--force", str(tree), check=False)
+            shutil.rmtree(folder, ignore_errors=True)
+            self._git("worktree", "prune", check=False)
 
     def head(self) -> str | None:
         result = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)

@@ -7,8 +7,8 @@ openapi-core; what does not agree is collected in ``problems``, which tests asse
 
 One allowance: GitHub answers 401, 403, 404 and 429 on any endpoint (authentication,
 permissions, rate limits: docs.github.com, "Troubleshooting the REST API" and "Rate limits"),
-although most operations do not declare them. Such answers are checked against the
-description's ``basic-error`` schema instead.
+and its gateway 502 and 503, although most operations do not declare them. Such answers are
+checked against the description's ``basic-error`` schema instead.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 GITHUB = "https://api.github.com"
-ANY_ENDPOINT_ERRORS = {401, 403, 404, 429}
+ANY_ENDPOINT_ERRORS = {401, 403, 404, 429, 502, 503}
 
 
 @dataclass

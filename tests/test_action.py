@@ -244,7 +244,7 @@ def test_a_passing_pull_request_without_an_earlier_comment_gets_none(
     assert (result.code, result.outputs["comment-id"]) == (0, "")
     assert github.comments[42] == []
     [status] = github.statuses[shop.head]
-    assert (status["state"], status["context"]) == ("success", "changegate")
+    assert (status["state"], status["context"]) == ("success", "changegate/verdict")
     assert status["target_url"] == "https://github.com/acme-shop/shop/actions/runs/4242"
 
 
@@ -493,6 +493,13 @@ def test_a_base_commit_missing_from_a_shallow_clone_says_how_to_fetch_it(
 def deployment(sha: str, environment: str = "production", **extra: Any) -> dict[str, Any]:
     payload = event("deployment.created.json")
     payload["deployment"].update(sha=sha, environment=environment, payload=extra)
+    payload["repository"]["default_branch"] = "main"
+    return payload
+
+
+def dispatch() -> dict[str, Any]:
+    payload = event("workflow_dispatch.event.json")
+    payload["repository"]["default_branch"] = "main"
     return payload
 
 
@@ -529,7 +536,7 @@ def test_an_approved_emergency_change_opens_the_gate_with_its_pull_requests_revi
     github.add_review(40, "frank", "APPROVED", hotfix, "2023-12-27T12:50:00Z")
     github.add_review(40, "carol", "APPROVED", hotfix, "2023-12-27T12:55:00Z")
     result = run_action(
-        github, shop, tmp_path, "workflow_dispatch", event("workflow_dispatch.event.json"),
+        github, shop, tmp_path, "workflow_dispatch", dispatch(),
         at="2023-12-27T13:30:00Z", sha=hotfix, actor="alice", mode="gate",
         environment="production", service="checkout", change="CHG-2023-0412",
     )  # fmt: skip
@@ -544,7 +551,7 @@ def test_an_approved_emergency_change_opens_the_gate_with_its_pull_requests_revi
     # the same deploy by one of its approvers: they cannot approve their own deploy
     github.calls.clear()
     result = run_action(
-        github, shop, tmp_path, "workflow_dispatch", event("workflow_dispatch.event.json"),
+        github, shop, tmp_path, "workflow_dispatch", dispatch(),
         at="2023-12-27T13:30:00Z", sha=hotfix, actor="carol", mode="gate",
         environment="production", service="checkout", change="CHG-2023-0412",
     )  # fmt: skip
@@ -554,8 +561,8 @@ def test_an_approved_emergency_change_opens_the_gate_with_its_pull_requests_revi
 def test_the_gate_needs_an_environment_and_a_service(
     github: FakeGitHub, shop: Shop, tmp_path: Path
 ) -> None:
-    dispatch = event("workflow_dispatch.event.json")
-    result = run_action(github, shop, tmp_path, "workflow_dispatch", dispatch, mode="gate",
+    payload = dispatch()
+    result = run_action(github, shop, tmp_path, "workflow_dispatch", payload, mode="gate",
                         environment="production")  # fmt: skip
     assert result.code == 2
     assert "mode gate needs the inputs environment and service" in result.out
@@ -653,3 +660,162 @@ def test_the_entry_point_runs_as_its_own_process(
     assert result.returncode == 1, result.stderr
     assert "::error file=changes/CHG-2024-0150.yaml,line=9" in result.stdout
     assert _outputs(output.read_text())["decision"] == "deny"
+
+
+# --- what a hostile or broken input must not do (from review) ---------------------------------
+
+
+def test_a_checkout_that_is_not_the_pull_request_is_refused(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    shop.git.checkout("main")  # e.g. pull_request_target's default: the base branch
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    assert result.code == 2
+    assert "not pull request head" in result.out
+    assert result.outputs["decision"] == "deny"
+    target = run_action(github, shop, tmp_path, "pull_request_target", pull_request_event(shop))
+    assert (target.code, "mode check judges pull requests" in target.out) == (2, True)
+
+
+def test_the_merge_of_the_pull_request_is_an_accepted_checkout(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    github.add_review(42, "bob", "APPROVED", shop.head, "2024-01-19T10:00:00Z")
+    shop.git.checkout("main")
+    shop.git.repo.git.merge(
+        "add-chg-0150", "--no-ff", "-m", "Merge 42 into main"
+    )  # refs/pull/42/merge
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    assert result.code == 0, result.out
+
+
+@pytest.mark.parametrize(
+    ("event_name", "change", "message"),
+    [
+        ("pull_request", lambda p: p.pop("pull_request"), "has no pull_request.number"),
+        ("pull_request", lambda p: p["pull_request"].update(number="x"), "is not a number"),
+        (
+            "pull_request",
+            lambda p: p["pull_request"].update(head=None),
+            "has no pull_request.head.sha",
+        ),
+        ("merge_group", lambda p: p.clear(), "has no merge_group.head_ref"),
+    ],
+)
+def test_a_malformed_payload_is_a_clear_usage_error(
+    github: FakeGitHub, shop: Shop, tmp_path: Path, event_name: str, change: Any, message: str
+) -> None:
+    payload = pull_request_event(shop)
+    change(payload)
+    result = run_action(github, shop, tmp_path, event_name, payload)
+    assert result.code == 2
+    assert message in result.out
+    assert "Traceback" not in result.out
+
+
+def test_an_internal_error_is_exit_3_and_denies(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Client:
+        raise RuntimeError("boom")
+
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps(pull_request_event(shop)))
+    output = tmp_path / "output"
+    output.touch()
+    env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(payload),
+           "GITHUB_OUTPUT": str(output), "CHANGEGATE_GITHUB_TOKEN": "x",
+           "GITHUB_WORKSPACE": str(shop.root)}  # fmt: skip
+    out = io.StringIO()
+    assert main(env, connect=broken, out=out) == 3
+    assert "::error title=changegate internal error::RuntimeError: boom" in out.getvalue()
+    assert _outputs(output.read_text())["decision"] == "deny"
+
+
+def test_the_gate_judges_by_the_default_branch_not_the_deployed_branch(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    # a branch that deletes the holiday freeze cannot deploy past it
+    shop.git.checkout("main")
+    shop.git.branch("no-freeze")
+    (shop.root / "freezes" / "holiday-freeze.yaml").unlink()
+    unfrozen = shop.git.commit("No more freezes")
+    result = run_action(
+        github, shop, tmp_path, "workflow_dispatch", dispatch(), at="2024-12-23T10:00:00Z",
+        sha=unfrozen, mode="gate", environment="production", service="checkout",
+    )  # fmt: skip
+    assert result.code == 2
+    assert "is not on the default branch main" in result.out
+    # the default branch itself, checked out on the branch: still frozen
+    shop.git.checkout("main")
+    result = run_action(
+        github, shop, tmp_path, "workflow_dispatch", dispatch(), at="2024-12-23T10:00:00Z",
+        sha=shop.base, mode="gate", environment="production", service="checkout",
+    )  # fmt: skip
+    assert result.code == 1
+
+
+def test_publish_never_sets_a_status_and_rejects_markup_in_engine_fields(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    checked = run_action(
+        github, shop, tmp_path, "pull_request", pull_request_event(shop), comment="false"
+    )
+    artifact = Path(checked.outputs["verdict-dir"])
+    published = run_action(github, shop, tmp_path, "workflow_run", workflow_run(shop.head),
+                           mode="publish", verdict=str(artifact), status="true")  # fmt: skip
+    assert published.code == 0
+    assert github.statuses == {}
+    data = json.loads((artifact / "verdict.json").read_text())
+    data["engine"]["celBackend"] = "</sub>\n\n# @acme-shop/cab [pwn](https://evil.example)"
+    (artifact / "verdict.json").write_text(json.dumps(data))
+    refused = run_action(github, shop, tmp_path, "workflow_run", workflow_run(shop.head),
+                         mode="publish", verdict=str(artifact))  # fmt: skip
+    assert refused.code == 2
+    assert "is not a verdict" in refused.out
+    (artifact / "pull-request").write_text("²\n")
+    assert run_action(github, shop, tmp_path, "workflow_run", workflow_run(shop.head),
+                      mode="publish", verdict=str(artifact)).code == 2  # fmt: skip
+
+
+def test_a_comment_deleted_meanwhile_is_written_again(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    [first] = github.comments[42]
+    github.fail("PATCH", rf"/issues/comments/{first['id']}$", 404, message="Not Found")
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    assert result.code == 1
+    assert len(github.comments[42]) == 2  # the old one stays; a new one holds the verdict
+    assert result.outputs["comment-id"] == str(github.comments[42][-1]["id"])
+
+
+def test_each_working_directory_keeps_its_own_comment(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    github.add_comment(
+        42, "github-actions[bot]", f"{MARKER.replace(' -->', ' other -->')}\nx", "Bot"
+    )
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    bodies = [c["body"].split("\n", 1)[0] for c in github.comments[42]]
+    assert bodies == [MARKER, "<!-- changegate:verdict other -->"]
+
+
+def test_a_retry_after_date_and_a_server_error_are_retried(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    open_pull(github, shop)
+    github.fail("GET", r"/pulls/42$", 429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    github.fail("GET", r"/pulls/42/commits$", 502, message="Server Error")
+    waits: list[float] = []
+    result = run_action(
+        github, shop, tmp_path, "pull_request", pull_request_event(shop), waits=waits
+    )
+    assert result.code == 1  # judged: still unapproved
+    assert waits == [0.0, 2.0]  # a date in the past: at once; a 502: back off

@@ -77,7 +77,7 @@ def test_every_input_is_handed_to_changegate_and_read_by_it(tmp_path: Path) -> N
         mode="gate", token="t0ken", environment="production", service="checkout",
         version="2.5.0", change="CHG-1", comment=False, status=True,
         config=tmp_path / "ops/changegate.yaml", fail_on="warn", directory=tmp_path / "ops",
-        verdict=tmp_path / "artifact",
+        verdict=tmp_path / "artifact", workspace=tmp_path,
     )  # fmt: skip
 
 
@@ -98,3 +98,14 @@ def test_third_party_actions_are_pinned_to_commits(path: Path) -> None:
         if used.startswith(("./", "changegate/changegate@")):
             continue
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", used), used
+
+
+def test_the_action_never_imports_from_the_workspace() -> None:
+    """python -m puts the working directory first on sys.path: a pull request that adds
+    engine/__init__.py or pip/__main__.py would run its own code with the token."""
+    for step in action()["runs"]["steps"]:
+        lines = re.findall(r"[^\n]*PYTHON\"?[^\n]*-m [^\n]*|[^\n]*python\"?[^\n]*-m [^\n]*",
+                           step.get("run", ""))  # fmt: skip
+        for line in lines:
+            assert " -I -m " in line, line
+    assert 'cd "$RUNNER_TEMP"' in action()["runs"]["steps"][1]["run"]

@@ -54,6 +54,7 @@ def render(
     limit: int = _BUDGET,
     details_url: str | None = None,
     pull_request: tuple[int, str] | None = None,
+    marker: str = MARKER,
 ) -> str:
     """The verdict as markdown of at most ``limit`` characters: the findings that do not fit
     are counted, with a link to ``details_url`` (a URL changegate built, never user text)."""
@@ -72,7 +73,7 @@ def render(
     def page(shown: int) -> str:
         kept = list(zip(findings[:shown], rows[:shown], strict=True))
         return template.render(
-            marker=MARKER,
+            marker=marker,
             verdict=verdict,
             summary=head,
             failures=[row for f, row in kept if f.denies],
