@@ -16,24 +16,26 @@ comments and summaries only escaped (engine/escaping.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from engine.errors import EXIT_DENIED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, ChangegateError
+from engine.escaping import markdown as escape_markdown
 from engine.github import Client, Event, EventError, GitHubError, read_event
 from engine.reporters.markdown import MARKER
 from engine.verdict import Report, Verdict
 
-MODES: Final = ("check", "gate", "publish")
+MODES: Final = ("check", "gate", "record", "audit", "publish")
 # Not pull_request_target: its checkout is the base branch, not the pull request.
 CHECK_EVENTS: Final = ("pull_request", "pull_request_review", "merge_group")
 SUMMARY_LIMIT: Final = 1_000_000  # GitHub takes 1 MiB of summary per step
@@ -60,6 +62,8 @@ class Inputs:
     directory: Path
     verdict: Path | None  # publish: the folder a read-only run left
     workspace: Path = Path()
+    since: str | None = None  # audit
+    until: str | None = None
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Inputs:
@@ -102,6 +106,8 @@ class Inputs:
             directory=workspace / (text("working-directory") or "."),
             verdict=workspace / verdict if verdict else None,
             workspace=workspace,
+            since=text("since"),
+            until=text("until"),
         )
 
 
@@ -189,7 +195,9 @@ def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: L
         run = Run.read(env)
         moment = now or datetime.now(UTC)
         with connect(inputs.token, run.repository, run.api_url) as client:
-            mode = {"check": check, "gate": gate, "publish": publish}[inputs.mode]
+            modes = {"check": check, "gate": gate, "record": record, "audit": audit,
+                     "publish": publish}  # fmt: skip
+            mode = modes[inputs.mode]
             result = mode(inputs, run, client, moment, log)
     except GitHubError as error:
         # GitHub could not be asked, so nothing can be decided: deny, and say why.
@@ -215,7 +223,7 @@ def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: L
         write_outputs(run_or_none(env), denied)
         return EXIT_INTERNAL
     outputs = {
-        "decision": result.verdict.decision if result.verdict else "deny",
+        "decision": result.verdict.decision if result.verdict else _decision(result.code),
         "failed-rules": json.dumps(
             sorted({f.rule for f in result.verdict.findings if f.denies}) if result.verdict else []
         ),
@@ -224,6 +232,10 @@ def _main(env: Mapping[str, str], connect: Connect, now: datetime | None, log: L
     }
     write_outputs(run, outputs)
     return result.code
+
+
+def _decision(code: int) -> str:
+    return "allow" if code == EXIT_OK else "deny"
 
 
 def run_or_none(env: Mapping[str, str]) -> Run | None:
@@ -332,6 +344,132 @@ def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> R
     log.report(outcomes)
     _append(run.summary, _markdown(verdict, SUMMARY_LIMIT, None, None))
     return Result(verdict, None, _code(verdict, inputs.fail_on), folder)
+
+
+def record(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
+    """After a merge to the default branch: judge the merge commit as it was merged and keep
+    the decision as a git note, pushed to origin (merged with notes pushed meanwhile)."""
+    from engine import records
+    from engine.github import pull_request_context
+
+    event = read_event(run.event_name, run.payload, run.sha)
+    if event.name != "push" or event.head_sha is None:
+        raise ActionError("mode record runs on push to the default branch, after a merge")
+    repo = _repo(inputs.directory)
+    commit = event.head_sha
+    if not repo.has_commit(commit):
+        raise ActionError(f"the pushed commit {commit[:12]} is not in the clone: check it out")
+    root = repo.relative(inputs.directory) or "."
+    config = repo.relative(inputs.config) if inputs.config else None
+    records.fetch(repo, "origin")
+    merged = [p for p in client.pulls_of_commit(commit) if p["merged"]]
+    merged.sort(key=lambda p: p["mergeCommitSha"] != commit)
+    paths: tuple[str, ...] = ()
+    if merged:
+        with _judge_at(repo, commit, root, config, now) as judge:
+            teams = _teams(judge.config.spec)
+        data = pull_request_context(
+            client, merged[0]["number"], event="merge", actor=run.actor, teams=teams,
+            head_sha=commit,
+        )  # fmt: skip
+    else:  # pushed without a pull request: recorded so, and audit flags it
+        data = {"event": "merge", **({"actor": run.actor} if run.actor else {})}
+        parent = records.first_parent(repo, commit)
+        changed = repo.run(
+            "diff", "--name-only", parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904", commit
+        )
+        paths = tuple(
+            p for p in changed.stdout.decode().splitlines() if p.endswith((".yaml", ".yml"))
+        )
+    note = records.judge_commit(
+        repo, commit, root=root, context=data, at=now,
+        policies_from=records.first_parent(repo, commit) or commit, config_file=config,
+        paths=paths,
+    )  # fmt: skip
+    outcome = records.write(repo, commit, note)
+    attempts = records.push(repo, "origin")
+    verdict = Verdict.from_json(note)  # the record holds the verdict's fields
+    folder = _keep(run, data, verdict, merged[0]["number"] if merged else None)
+    (folder / "record.json").write_text(records.dumps(note), encoding="utf-8")
+    line = (
+        f"{outcome} the decision on {commit[:12]} ({note['decision']}) under "
+        f"{records.NOTES_REF} and pushed it{f' after {attempts} tries' if attempts > 1 else ''}"
+    )
+    log.quoted(line)
+    if note["decision"] == "deny":
+        log.warning(
+            "changegate recorded a deny",
+            f"{commit[:12]} was merged although changegate denies it: audit will flag it",
+        )
+    _append(run.summary, f"### changegate record\n\n{line}\n")
+    return Result(verdict, None, EXIT_OK, folder)
+
+
+@contextlib.contextmanager
+def _judge_at(
+    repo: Any, commit: str, root: str, config: str | None, now: datetime
+) -> Iterator[Any]:
+    from engine.pipeline import Judge, Options
+
+    with repo.worktree(commit) as tree:
+        options = Options(now=now, repo=tree / root, config_file=tree / config if config else None)
+        with Judge(options) as judge:
+            yield judge
+
+
+def audit(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
+    """The audit of the default branch: flags in the log and the summary, the HTML report and
+    the JSON in verdict-dir (to upload); flags fail the step."""
+    from engine import records
+    from engine.audit import audit as run_audit
+    from engine.history import walk
+    from engine.metrics import compute
+    from engine.pipeline import Judge, Options
+    from engine.report import html
+    from engine.times import parse_datetime
+
+    repo = _repo(inputs.directory)
+    records.fetch(repo, "origin")
+    try:
+        since = parse_datetime(inputs.since, "UTC") if inputs.since else None
+        until = parse_datetime(inputs.until, "UTC") if inputs.until else None
+    except ValueError as error:
+        raise ActionError(f"inputs since and until take dates or RFC 3339 times: {error}") from None
+    root = repo.relative(inputs.directory) or "."
+    prefix = "" if root == "." else root.rstrip("/") + "/"
+    try:
+        deployments = client.deployments()
+    except GitHubError as error:
+        log.warning("changegate could not read the deployments", f"{error} (deployments: read)")
+        deployments = []
+    with Judge(Options(now=now, repo=inputs.directory, config_file=inputs.config)) as judge:
+
+        def governed(path: str) -> bool:
+            return path.startswith(prefix) and judge.governed(path[len(prefix) :])
+
+        commits = walk(repo, since=since, until=until, keep=governed)
+        found = records.all_records(repo)
+        result = run_audit(judge, commits, found, since=since, until=until, deployments=deployments)
+        metrics = compute(judge, commits, found, since=since, until=until)
+        report = html(judge, audit=result, metrics=metrics)
+    folder = Path(tempfile.mkdtemp(prefix="changegate-", dir=run.temp))
+    (folder / "audit.html").write_text(report, encoding="utf-8")
+    (folder / "audit.json").write_text(
+        json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8"
+    )
+    for flag in result.flags:
+        log.warning(flag.rule, f"{(flag.commit or '')[:12]} {flag.document}: {flag.message}")
+    lines = [
+        f"### changegate audit: {len(result.flags)} flags in {len(result.rows)} governed changes",
+        "",
+    ]
+    lines += [
+        f"- `{f.rule}` {escape_markdown(f.document)}: {escape_markdown(f.message)}"
+        for f in result.flags
+    ]
+    _append(run.summary, "\n".join(lines) + "\n")
+    code = EXIT_DENIED if result.flags else EXIT_OK
+    return Result(None, None, code, folder)
 
 
 def publish(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:

@@ -10,7 +10,18 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 from engine import __version__
-from engine.commands import check, freeze, gate, new, schema, validate
+from engine.commands import (
+    audit,
+    check,
+    freeze,
+    gate,
+    metrics,
+    new,
+    record,
+    schema,
+    validate,
+    verify,
+)
 from engine.commands import test as test_command
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
 from engine.times import parse_instant
@@ -30,6 +41,10 @@ COMMANDS: dict[str, Command] = {
     "test": test_command,
     "gate": gate,
     "freeze": freeze,
+    "record": record,
+    "verify": verify,
+    "audit": audit,
+    "metrics": metrics,
     "schema": schema,
     "new": new,
 }

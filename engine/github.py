@@ -264,6 +264,28 @@ class Client:
 
         return self.call(f"finding the pull request of commit {sha[:12]}", read)
 
+    def deployments(self) -> list[dict[str, Any]]:
+        """The repository's deployments: id, commit, environment, when, and the service its
+        payload names (if any)."""
+
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for deployment in self.repo.get_deployments():
+                payload = deployment.payload if isinstance(deployment.payload, dict) else {}
+                service = payload.get("service")
+                out.append(
+                    {
+                        "id": deployment.id,
+                        "sha": deployment.sha,
+                        "environment": deployment.environment,
+                        "createdAt": format_instant(deployment.created_at),
+                        "service": service if isinstance(service, str) else None,
+                    }
+                )
+            return out
+
+        return self.call("listing the deployments", read)
+
     def me(self) -> str | None:
         """The login the token acts as; None for an Actions or App installation token, which
         may not ask (its comments are github-actions[bot]'s or the app's)."""

@@ -57,9 +57,13 @@ class Waiver:
                 return False
         elif finding.rule != self.rule:
             return False
-        if self.kinds is not None and finding.kind not in self.kinds:
+        return self.selects(finding.kind, finding.name, labels)
+
+    def selects(self, kind: str | None, name: str | None, labels: Mapping[str, str]) -> bool:
+        """Whether the selector picks a document of this kind, name and labels."""
+        if self.kinds is not None and kind not in self.kinds:
             return False
-        if self.names is not None and not match_any(self.names, finding.name or ""):
+        if self.names is not None and not match_any(self.names, name or ""):
             return False
         return all(labels.get(k) == v for k, v in self.labels.items())
 

@@ -167,6 +167,7 @@ class FakeGitHub:
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)
     teams: dict[str, list[str] | int] = field(default_factory=dict)  # org/slug -> logins | status
+    deployments: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
@@ -276,6 +277,12 @@ class FakeGitHub:
         )
         self.check_runs.setdefault(sha, []).append(run)
 
+    def add_deployment(self, sha: str, environment: str, created_at: str, **payload: Any) -> None:
+        deployment = self.spec.example("deployment-items")[0]
+        deployment.update(id=next(self._ids), sha=sha, environment=environment,
+                          created_at=created_at, payload=payload)  # fmt: skip
+        self.deployments.append(deployment)
+
     def fail(
         self, method: str, path: str, status: int, *, headers: dict[str, str] | None = None,
         message: str = "error", times: int = 1,
@@ -380,6 +387,7 @@ class FakeGitHub:
             ("PATCH", rf"{repo}/issues/comments/(\d+)", lambda m: self._edit(int(m[1]), sent)),
             ("DELETE", rf"{repo}/issues/comments/(\d+)", lambda m: self._delete(int(m[1]))),
             ("POST", rf"{repo}/statuses/([0-9a-f]+)", lambda m: self._status(m[1], sent)),
+            ("GET", rf"{repo}/deployments", lambda m: page(self.deployments)),
         ]
         for verb, pattern, answer in routes:
             found = re.fullmatch(pattern, path)

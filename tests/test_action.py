@@ -18,6 +18,7 @@ import pytest
 
 from engine.action import main
 from engine.github import Client
+from engine.gitrepo import GitRepo as Repository
 from engine.reporters.markdown import MARKER
 from engine.times import parse_instant
 from tests.conftest import EXAMPLES, GitRepo, shared_or_skip
@@ -463,8 +464,8 @@ def test_bad_inputs_and_events_are_usage_errors(
     )
     assert result.code == 2
     assert (
-        "::error title=changegate::input mode: one of check, gate, publish, not 'deploy'"
-        in result.out
+        "::error title=changegate::input mode: one of check, gate, record, audit, publish, "
+        "not 'deploy'" in result.out
     )
     push = event("push.event.5.json")
     result = run_action(github, shop, tmp_path, "push", push)
@@ -819,3 +820,88 @@ def test_a_retry_after_date_and_a_server_error_are_retried(
     )
     assert result.code == 1  # judged: still unapproved
     assert waits == [0.0, 2.0]  # a date in the past: at once; a 502: back off
+
+
+# --- modes record and audit -------------------------------------------------------------------
+
+
+def merged_shop(github: FakeGitHub, shop: Shop, tmp_path: Path) -> tuple[str, Path]:
+    """PR 42 approved and merged into main; origin is a bare clone without notes."""
+    open_pull(github, shop)
+    github.add_review(42, "bob", "APPROVED", shop.head, "2024-01-19T10:00:00Z")
+    shop.git.checkout("main")
+    shop.git.repo.git.merge(
+        "add-chg-0150", "--no-ff", "-m", "Merge pull request #42 from acme/add-chg-0150"
+    )
+    merge = shop.git.repo.head.commit.hexsha
+    github.pulls[42].update(merged=True, merged_at="2024-01-20T11:00:00Z", merge_commit_sha=merge)
+    github.commit_pulls[merge] = [42]
+    origin = tmp_path / "origin.git"
+    shop.git.repo.git.clone("--bare", "--quiet", str(shop.root), str(origin))
+    shop.git.repo.git.remote("add", "origin", str(origin))
+    return merge, origin
+
+
+def push_event(before: str, after: str) -> dict[str, Any]:
+    payload = event("push.event.5.json")
+    payload.update(before=before, after=after, ref="refs/heads/main")
+    return payload
+
+
+def test_record_keeps_the_merge_decision_as_a_note_on_origin(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    merge, origin = merged_shop(github, shop, tmp_path)
+    result = run_action(github, shop, tmp_path, "push", push_event(shop.base, merge),
+                        sha=merge, mode="record", at="2024-01-20T12:00:00Z")  # fmt: skip
+    assert result.code == 0, result.out
+    assert result.outputs["decision"] == "allow"
+    note = json.loads(
+        Repository(origin).run("notes", "--ref=refs/notes/changegate", "show", merge).stdout
+    )
+    assert note["decision"] == "allow"
+    assert note["pullRequest"]["number"] == 42
+    assert [a["user"] for a in note["approvals"]] == ["bob"]
+    assert f"GET {REPO}/commits/{merge}/pulls?per_page=100 -> 200" in [str(c) for c in github.calls]
+    assert "written the decision on" in result.summary
+    # the same push again (a re-run): nothing changes
+    again = run_action(github, shop, tmp_path, "push", push_event(shop.base, merge),
+                       sha=merge, mode="record", at="2024-01-20T12:00:00Z")  # fmt: skip
+    assert "unchanged the decision" in again.summary
+
+
+def test_a_direct_push_is_recorded_as_such_and_warns_of_its_deny(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    shop.git.checkout("main")
+    shop.git.write(CHANGE, shop.change)
+    pushed = shop.git.commit("Sneak CHG-2024-0150 in", author="Mallory")
+    shop.git.repo.git.remote("add", "origin", str(tmp_path / "origin.git"))
+    shop.git.repo.git.clone("--bare", "--quiet", str(shop.root), str(tmp_path / "origin.git"))
+    result = run_action(github, shop, tmp_path, "push", push_event(shop.base, pushed),
+                        sha=pushed, mode="record", at="2024-01-20T12:00:00Z")  # fmt: skip
+    assert result.code == 0, result.out
+    assert result.outputs["decision"] == "deny"
+    assert "::warning title=changegate recorded a deny::" in result.out
+
+
+def test_audit_writes_the_report_and_flags_fail_the_step(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    merge, _ = merged_shop(github, shop, tmp_path)
+    run_action(github, shop, tmp_path, "push", push_event(shop.base, merge), sha=merge,
+               mode="record", at="2024-01-20T12:00:00Z")  # fmt: skip
+    github.add_deployment(merge, "production", "2024-12-24T09:00:00Z", service="checkout")
+    result = run_action(github, shop, tmp_path, "schedule", {}, sha=merge, mode="audit",
+                        at="2025-01-31T12:00:00Z")  # fmt: skip
+    folder = Path(result.outputs["verdict-dir"])
+    audit = json.loads((folder / "audit.json").read_text())
+    rules = sorted(f["rule"] for f in audit["flags"])
+    # the emergency hotfix of 2023 has no post-review record; the deployment of 24 December
+    # went out inside the holiday freeze
+    assert rules == ["audit/inside-freeze", "audit/post-review"]
+    assert result.code == 1
+    assert result.outputs["decision"] == "deny"
+    assert (folder / "audit.html").read_text().startswith("<!DOCTYPE html>")
+    assert "### changegate audit: 2 flags" in result.summary
+    assert f"GET {REPO}/deployments?per_page=100 -> 200" in [str(c) for c in github.calls]

@@ -1,0 +1,507 @@
+"""``changegate audit``: what an auditor must see in the change trail (SPEC §10).
+
+The trail is the default branch's first-parent history of governed documents with the
+decision records on it; the documents themselves (as they are now) add what happened outside
+git: when releases and changes actually ran, post-reviews, waivers. Each flag names the
+commit, the document, the rule and the evidence:
+
+- ``audit/direct-push``: governed documents changed on the default branch without a pull
+  request (no PR number in the message and no record of one);
+- ``audit/no-decision-record``: a merged pull request changed a document without a record;
+- ``audit/denied-decision``: a pull request was merged although its record says deny;
+- ``audit/edited-after-approval``: an approved document changed again without a new decision;
+- ``audit/post-review``: an emergency change's post-review is missing or late;
+- ``audit/inside-freeze``: a release (``releasedAt``), a change (``execution.startedAt``) or a
+  GitHub deployment happened inside a freeze it could not pass;
+- ``audit/lead-time``: a change ran before its lead time had passed;
+- ``audit/expired-waiver``: a waiver past its expiry still selects documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from engine.documents import Document
+from engine.history import Commit, first_added, record_paths, records_by_path
+from engine.times import format_instant, parse_instant
+
+RULES: Final = {
+    "audit/direct-push": "Governed documents change on the default branch only by pull request.",
+    "audit/no-decision-record": "Every merged change to a governed document has a decision record.",
+    "audit/denied-decision": "No pull request is merged against a deny decision.",
+    "audit/edited-after-approval": "An approved document changes again only with a new decision.",
+    "audit/post-review": "Emergency changes get their post-review, in time.",
+    "audit/inside-freeze": "Nothing is released or changed inside a freeze it cannot pass.",
+    "audit/lead-time": "Changes run no earlier than their lead time allows.",
+    "audit/expired-waiver": "Expired waivers are removed.",
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    rule: str
+    commit: str | None
+    document: str  # "ChangeRequest CHG-1" or a path
+    path: str | None
+    message: str
+    at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "commit": self.commit,
+            "document": self.document,
+            "path": self.path,
+            "message": self.message,
+            "at": format_instant(self.at) if self.at else None,
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    """One governed change of the trail."""
+
+    commit: Commit
+    paths: tuple[str, ...]
+    pull_request: int | None
+    decision: str | None  # allow | deny | None (no record)
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.commit
+        return {
+            "commit": c.sha,
+            "date": format_instant(c.committed),
+            "author": f"{c.author} <{c.author_email}>",
+            "committer": f"{c.committer} <{c.committer_email}>",
+            "signature": c.signed,
+            "pullRequest": self.pull_request,
+            "decision": self.decision,
+            "subject": c.subject,
+            "documents": list(self.paths),
+        }
+
+
+@dataclass
+class Audit:
+    at: datetime
+    since: datetime | None
+    until: datetime | None
+    rows: list[Row] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    records: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "changegate/v1",
+            "kind": "Audit",
+            "at": format_instant(self.at),
+            "since": format_instant(self.since) if self.since else None,
+            "until": format_instant(self.until) if self.until else None,
+            "summary": {
+                "changes": len(self.rows),
+                "records": self.records,
+                "flags": len(self.flags),
+                "byRule": {r: sum(1 for f in self.flags if f.rule == r) for r in RULES},
+            },
+            "flags": [f.as_json() for f in self.flags],
+            "trail": [r.as_json() for r in self.rows],
+        }
+
+
+def audit(
+    judge: Any,
+    commits: list[Commit],
+    records: dict[str, dict[str, Any]],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    deployments: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> Audit:
+    """Flags over the walked history (``commits``, governed paths only) and the documents now."""
+    result = Audit(at=judge.now, since=since, until=until, records=len(records))
+    names = _names(judge)
+    result.rows, trail_flags = _trail(commits, records, names)
+    result.flags += trail_flags
+    documents = judge.inventory.valid
+    added = first_added(commits)
+    judged = records_by_path(records)
+    result.flags += _post_reviews(judge, documents, judged)
+    result.flags += _freezes(judge, documents, deployments, _last_change(commits))
+    result.flags += _lead_times(judge, documents, judged, added)
+    result.flags += _waivers(judge, documents, _last_change(commits))
+    # what the documents say happened counts only inside the period, like the commits
+    result.flags = [
+        f
+        for f in result.flags
+        if f.at is None or ((since is None or f.at >= since) and (until is None or f.at < until))
+    ]
+    result.flags.sort(key=lambda f: (f.at or judge.now, f.rule, f.document))
+    return result
+
+
+def _names(judge: Any) -> dict[str, str]:
+    """git path -> "Kind name" for the documents there now."""
+    out: dict[str, str] = {}
+    for document in judge.inventory.documents:
+        path = _git_path(judge, document)
+        if path and document.name:
+            out.setdefault(path, f"{document.kind} {document.name}")
+    return out
+
+
+def _git_path(judge: Any, document: Document) -> str | None:
+    return judge.git.relative(document.path) if judge.git is not None else None
+
+
+def _last_change(commits: list[Commit]) -> dict[str, Commit]:
+    found: dict[str, Commit] = {}
+    for commit in commits:
+        for _, path in commit.changes:
+            found[path] = commit
+    return found
+
+
+# --- the trail --------------------------------------------------------------------------------
+
+
+def _trail(
+    commits: list[Commit], records: dict[str, dict[str, Any]], names: dict[str, str]
+) -> tuple[list[Row], list[Flag]]:
+    rows: list[Row] = []
+    flags: list[Flag] = []
+    approved: dict[str, tuple[Commit, int | None]] = {}  # path -> where it was last approved
+    for commit in commits:
+        if not commit.changes:
+            continue
+        record = records.get(commit.sha)
+        pr_info = (record or {}).get("pullRequest") or {}
+        number = commit.pull_request or pr_info.get("number")
+        paths = tuple(path for _, path in commit.changes)
+        rows.append(Row(commit, paths, number, record.get("decision") if record else None))
+        if not commit.parents:
+            continue  # the repository's first commit: nothing could be reviewed before it
+        short = commit.sha[:12]
+        if number is None:
+            flags.append(
+                Flag(
+                    "audit/direct-push",
+                    commit.sha,
+                    ", ".join(names.get(p, p) for p in paths),
+                    paths[0],
+                    f"{short} by {commit.author} changed {', '.join(paths)} on the "
+                    "default branch without a pull request",
+                    commit.committed,
+                )
+            )
+            continue
+        if record is not None and record.get("decision") == "deny":
+            failed = sorted(
+                {
+                    str(f.get("rule"))
+                    for f in record.get("findings", ())
+                    if f.get("outcome") in {"fail", "error"} and f.get("severity") == "deny"
+                }
+            )
+            flags.append(
+                Flag(
+                    "audit/denied-decision",
+                    commit.sha,
+                    ", ".join(names.get(p, p) for p in paths),
+                    paths[0],
+                    f"{short} merged pull request #{number} although its decision "
+                    f"record says deny ({', '.join(failed) or 'see the record'})",
+                    commit.committed,
+                )
+            )
+            continue
+        judged = record_paths(record) if record is not None else set()
+        for status, path in commit.changes:
+            document = names.get(path, path)
+            if path in judged:
+                approved[path] = (commit, number)
+                continue
+            if path in approved:
+                where, earlier = approved[path]
+                message = (
+                    f"{path} was approved in {where.sha[:12]} (pull request #{earlier}) and "
+                    f"{'deleted' if status == 'D' else 'changed again'} in {short} (pull request "
+                    f"#{number}) without a new decision"
+                )
+                flags.append(
+                    Flag(
+                        "audit/edited-after-approval",
+                        commit.sha,
+                        document,
+                        path,
+                        message,
+                        commit.committed,
+                    )
+                )
+            else:
+                message = (
+                    f"{short} merged pull request #{number}, which "
+                    f"{'deleted' if status == 'D' else 'changed'} {path}, without a decision "
+                    "record" + (" that judged it" if record is not None else "")
+                )
+                flags.append(
+                    Flag(
+                        "audit/no-decision-record",
+                        commit.sha,
+                        document,
+                        path,
+                        message,
+                        commit.committed,
+                    )
+                )
+    return rows, flags
+
+
+# --- what the documents say happened ----------------------------------------------------------
+
+
+def _post_reviews(
+    judge: Any, documents: list[Document], judged: dict[str, list[tuple[str, dict[str, Any]]]]
+) -> list[Flag]:
+    library = judge.library
+    flags = []
+    for document in documents:
+        if document.kind != "ChangeRequest":
+            continue
+        spec = document.spec
+        review = judge.config.change_type(spec.get("type", "")).get("postReview")
+        if review is None:
+            continue
+        started = _started(library, spec)
+        if started is None or started > judge.now:
+            continue
+        due = library.fn_post_review_due(spec["type"], started)
+        path = _git_path(judge, document)
+        reviewed = _post_review_time(judged.get(path or "", []), review["role"], started)
+        name = f"ChangeRequest {document.name}"
+        if reviewed is None and judge.now > due:
+            flags.append(
+                Flag(
+                    "audit/post-review",
+                    None,
+                    name,
+                    path,
+                    f"{spec['type']} change {document.name} started {format_instant(started)}; its "
+                    f"post-review by role {review['role']} was due {format_instant(due)} and no "
+                    "decision record after the start holds one",
+                    due,
+                )
+            )
+        elif reviewed is not None and reviewed[0] > due:
+            flags.append(
+                Flag(
+                    "audit/post-review",
+                    reviewed[1],
+                    name,
+                    path,
+                    f"{spec['type']} change {document.name} started {format_instant(started)}; its "
+                    f"post-review by role {review['role']} came {format_instant(reviewed[0])}, "
+                    "after "
+                    f"it was due ({format_instant(due)})",
+                    reviewed[0],
+                )
+            )
+    return flags
+
+
+def _started(library: Any, spec: dict[str, Any]) -> datetime | None:
+    execution = spec.get("execution") or {}
+    if execution.get("startedAt"):
+        return parse_instant(str(execution["startedAt"]))
+    if spec.get("status") in {"completed", "failed", "rolled-back", "in-progress"}:
+        return library.fn_schedule_start(spec["schedule"])  # type: ignore[no-any-return]
+    return None
+
+
+def _post_review_time(
+    judged: list[tuple[str, dict[str, Any]]], role: str, started: datetime
+) -> tuple[datetime, str] | None:
+    """The earliest approval by ``role`` after ``started``, in the records that judged the
+    change."""
+    found: list[tuple[datetime, str]] = []
+    for commit, record in judged:
+        for approval in record.get("approvals", ()):
+            when = approval.get("submittedAt")
+            if role in approval.get("roles", ()) and when:
+                moment = parse_instant(str(when))
+                if moment >= started:
+                    found.append((moment, commit))
+    return min(found, default=None)
+
+
+def _freezes(
+    judge: Any,
+    documents: list[Document],
+    deployments: list[dict[str, Any]],
+    last: dict[str, Commit],
+) -> list[Flag]:
+    from engine.windows import Target
+
+    library = judge.library
+    calendar = library.calendar
+    flags = []
+    for document in documents:
+        spec = document.spec
+        path = _git_path(judge, document)
+        commit = last[path].sha if path in last else None
+        if document.kind == "ReleasePlan" and spec.get("releasedAt"):
+            moment = parse_instant(str(spec["releasedAt"]))
+            services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+            target = Target(spec.get("environment", "production"), services, None)
+            for occurrence in calendar.active(moment, target)[0]:
+                flags.append(
+                    Flag(
+                        "audit/inside-freeze",
+                        commit,
+                        f"ReleasePlan {document.name}",
+                        path,
+                        f"release {document.name} reached {target.environment} at "
+                        f"{format_instant(moment)}, inside {occurrence.window.level} freeze "
+                        f"{occurrence.window.name} ({occurrence.describe()})",
+                        moment,
+                    )
+                )
+        elif document.kind == "ChangeRequest" and (spec.get("execution") or {}).get("startedAt"):
+            execution = spec["execution"]
+            start = parse_instant(str(execution["startedAt"]))
+            end = parse_instant(str(execution["endedAt"])) if execution.get("endedAt") else start
+            end = max(end, start + timedelta(seconds=1))
+            target = Target(spec["environment"], tuple(spec["services"]), spec["type"])
+            passes = {spec["freezeException"]["window"]} if "freezeException" in spec else set()
+            for conflict in calendar.conflicts(start, end, target, passes=passes, approvals=None):
+                if conflict.occurrence is None:
+                    continue  # outside change windows is the PR's concern, not a freeze
+                flags.append(
+                    Flag(
+                        "audit/inside-freeze",
+                        commit,
+                        f"ChangeRequest {document.name}",
+                        path,
+                        f"change {document.name} ran {format_instant(start)} to "
+                        f"{format_instant(end)}"
+                        f": it {conflict.message}",
+                        start,
+                    )
+                )
+    for deployment in deployments:
+        moment = parse_instant(str(deployment["createdAt"]))
+        service = deployment.get("service")
+        target = Target(deployment["environment"], (service,) if service else ("*",), None)
+        for occurrence in calendar.active(moment, target)[0]:
+            flags.append(
+                Flag(
+                    "audit/inside-freeze",
+                    deployment.get("sha"),
+                    f"GitHub deployment {deployment['id']}",
+                    None,
+                    f"GitHub deployment {deployment['id']} of {service or 'the repository'} to "
+                    f"{deployment['environment']} at {format_instant(moment)}, inside "
+                    f"{occurrence.window.level} freeze {occurrence.window.name} "
+                    f"({occurrence.describe()})",
+                    moment,
+                )
+            )
+    return flags
+
+
+def _lead_times(
+    judge: Any,
+    documents: list[Document],
+    judged: dict[str, list[tuple[str, dict[str, Any]]]],
+    added: dict[str, Commit],
+) -> list[Flag]:
+    library = judge.library
+    flags = []
+    for document in documents:
+        spec = document.spec
+        started = (spec.get("execution") or {}).get("startedAt")
+        if document.kind != "ChangeRequest" or not started:
+            continue
+        if not library.fn_requires_lead_time(spec["type"]):
+            continue
+        path = _git_path(judge, document)
+        records = [r for _, r in judged.get(path or "", [])]
+        submitted = _submitted(records, path, spec, added, judge.config.timezone)
+        if submitted is None:
+            continue
+        earliest = library.fn_earliest_start(spec["type"], submitted)
+        moment = parse_instant(str(started))
+        if moment < earliest:
+            commit = added[path].sha if path in added else None
+            flags.append(
+                Flag(
+                    "audit/lead-time",
+                    commit,
+                    f"ChangeRequest {document.name}",
+                    path,
+                    f"{spec['type']} change {document.name} ran {format_instant(moment)}, "
+                    "before its "
+                    f"lead time of {judge.config.change_type(spec['type']).get('leadTime')} had "
+                    f"passed: submitted {format_instant(submitted)}, earliest start "
+                    f"{format_instant(earliest)}",
+                    moment,
+                )
+            )
+    return flags
+
+
+def _submitted(
+    records: list[dict[str, Any]],
+    path: str | None,
+    spec: dict[str, Any],
+    added: dict[str, Commit],
+    zone_name: str,
+) -> datetime | None:
+    """When the change was submitted: its pull request's creation (from the first record that
+    judged it), else the requestor's date, else the commit that added it."""
+    from engine.times import parse_datetime
+
+    created = [
+        parse_instant(str(r["pullRequest"]["createdAt"]))
+        for r in records
+        if (r.get("pullRequest") or {}).get("createdAt")
+    ]
+    if created:
+        return min(created)
+    requested = (spec.get("requestor") or {}).get("date")
+    if requested:
+        return parse_datetime(str(requested), zone_name)
+    return added[path].authored if path in added else None
+
+
+def _waivers(judge: Any, documents: list[Document], last: dict[str, Commit]) -> list[Flag]:
+    from engine.waivers import Waiver
+
+    flags = []
+    for document in documents:
+        if document.kind != "Waiver":
+            continue
+        waiver = Waiver.of(document, judge.config.timezone)
+        if waiver.expires > judge.now:
+            continue
+        selected = [
+            d for d in documents if d.kind != "Waiver" and waiver.selects(d.kind, d.name, d.labels)
+        ]
+        if not selected:
+            continue
+        path = _git_path(judge, document)
+        shown = ", ".join(f"{d.kind} {d.name}" for d in selected[:5])
+        flags.append(
+            Flag(
+                "audit/expired-waiver",
+                last[path].sha if path in last else None,
+                f"Waiver {document.name}",
+                path,
+                f"waiver {document.name} of {waiver.rule} expired {document.spec['expires']} and "
+                f"still selects {shown}{' and more' if len(selected) > 5 else ''}: remove it or "
+                "renew it",
+                waiver.expires,
+            )
+        )
+    return flags

@@ -1,0 +1,146 @@
+"""``changegate audit``: the change trail and what an auditor must see in it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from datetime import datetime
+from typing import Any, TextIO
+
+from engine.commands.output import add_output, opened
+from engine.errors import EXIT_DENIED, EXIT_OK, UsageError
+
+HELP = "walk the history of governed documents and flag what an auditor must see"
+
+
+def add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="T", help="from this date or time (RFC 3339)")
+    parser.add_argument("--until", metavar="T", help="up to this date or time (RFC 3339)")
+    parser.add_argument("--at", metavar="TIME", help="what 'now' is (default: the clock)")
+    parser.add_argument("--ref", default="HEAD", help="the branch to walk (HEAD)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_period(parser)
+    parser.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        help="also check the repository's GitHub deployments (token from GITHUB_TOKEN)",
+    )
+    add_output(parser, ("text", "json", "csv", "html"))
+
+
+def period(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
+    from engine.times import parse_datetime
+
+    def read(flag: str, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            return parse_datetime(text, "UTC")
+        except ValueError:
+            raise UsageError(
+                f"{flag} {text!r}: give a date (2024-01-01) or an RFC 3339 time"
+            ) from None
+
+    since, until = read("--since", args.since), read("--until", args.until)
+    if since and until and until <= since:
+        raise UsageError("--until must be after --since")
+    return since, until
+
+
+def history(args: argparse.Namespace) -> tuple[Any, list[Any], dict[str, Any], Any]:
+    """The judge (documents now), the walked commits, the records, and the period."""
+    from engine import records
+    from engine.commands.record import locate
+    from engine.history import walk
+    from engine.pipeline import Judge, Options
+
+    repo, root = locate(args.repo)
+    since, until = period(args)
+    judge = Judge(Options(now=args.now, repo=args.repo, config_file=args.config))
+    prefix = "" if root == "." else root.rstrip("/") + "/"
+
+    def governed(path: str) -> bool:
+        return path.startswith(prefix) and judge.governed(path[len(prefix) :])
+
+    commits = walk(repo, ref=repo.resolve(args.ref), since=since, until=until, keep=governed)
+    return judge, commits, records.all_records(repo), (since, until)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.audit import audit
+
+    judge, commits, found, (since, until) = history(args)
+    with judge:
+        deployments = _deployments(args) if args.github_repo else []
+        result = audit(judge, commits, found, since=since, until=until, deployments=deployments)
+        metrics = None
+        if args.format == "html":
+            from engine.metrics import compute
+
+            metrics = compute(judge, commits, found, since=since, until=until)
+    with opened(args) as out:
+        if args.format == "json":
+            json.dump(result.as_json(), out, indent=2)
+            out.write("\n")
+        elif args.format == "csv":
+            _csv(result, out)
+        elif args.format == "html":
+            from engine.report import html
+
+            out.write(html(judge, audit=result, metrics=metrics))
+        else:
+            _text(result, out)
+    return EXIT_DENIED if result.flags else EXIT_OK
+
+
+def _deployments(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from engine.github import DEFAULT_API, Client
+
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise UsageError("--github-repo needs a token in GITHUB_TOKEN (deployments: read)")
+    api = os.environ.get("GITHUB_API_URL", DEFAULT_API)
+    with Client.connect(token, args.github_repo, api) as client:
+        return client.deployments()
+
+
+def _text(result: Any, out: TextIO) -> None:
+    from engine.times import format_instant
+
+    span = " ".join(
+        part for part in (
+            f"since {format_instant(result.since)}" if result.since else "",
+            f"until {format_instant(result.until)}" if result.until else "",
+        ) if part
+    )  # fmt: skip
+    out.write(
+        f"change trail{' ' + span if span else ''}: {len(result.rows)} governed changes, "
+        f"{result.records} decision records\n"
+    )
+    for flag in result.flags:
+        where = (flag.commit or "")[:12] or "-"
+        out.write(f"{flag.rule}: {where} {flag.document}: {flag.message}\n")
+    out.write(
+        f"{'✗' if result.flags else '✓'} {len(result.flags)} flag"
+        f"{'' if len(result.flags) == 1 else 's'}\n"
+    )
+
+
+def _csv(result: Any, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["rule", "at", "commit", "document", "path", "message"])
+    for flag in result.flags:
+        data = flag.as_json()
+        writer.writerow(
+            [_cell(data[k]) for k in ("rule", "at", "commit", "document", "path", "message")]
+        )
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text

@@ -1,0 +1,382 @@
+"""``changegate metrics``: DORA figures and the governance KPIs of the domain notes (003,
+section 7), per service and per month (in the config's time zone), from release plans, change
+requests, incidents, the git history and the decision records.
+
+How each figure is counted (what is said here is what the report says):
+- deployments: release plans that reached production (``releasedAt``), by that month;
+- lead time for changes: per release, the median time from each linked change request
+  (``spec.release``) reaching the default branch to ``releasedAt`` (a release without linked
+  changes: from the plan itself reaching it); the month's median, in hours;
+- change failure rate: releases rolled back or named by an incident (``spec.release``, or a
+  change of the release in ``spec.change``), over releases;
+- time to restore: median of ``resolvedAt - detectedAt`` of the month's production incidents;
+- on-time release rate: releases inside their window (without one: on or before the target
+  date), over releases;
+- scope change after freeze: scope items added or removed after ``scopeFreeze`` (the plan as
+  it was at the end of that day, from the history), over the items at the freeze;
+- rollback rate: releases rolled back, over releases;
+- approval cycle time: median hours from a change's submission (its pull request's creation)
+  to its last counted approval, from the first decision record that judged it;
+- change record completeness: change requests with justification, impact, implementation,
+  testing and a rollback plan (a standard change: its template) and, once done, their
+  execution;
+- a release before its change reached the default branch gives no lead time;
+- emergency change share: emergency change requests over all, by scheduled month;
+- error budget (services with an SLO): allowed downtime = (100 - availability)% of the month,
+  used = the month's incidents' ``impact.downtime`` (else their duration), burn rate = used
+  over the budget for the part of the month that has passed.
+"""
+
+from __future__ import annotations
+
+import calendar as calendar_module
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from engine.documents import Document
+from engine.durations import parse_duration
+from engine.history import Commit, first_added, records_by_path
+from engine.times import format_instant, parse_datetime, parse_instant
+
+ALL: Final = "all services"
+DEFINITIONS: Final = {
+    "deployments": "Release plans that reached production (releasedAt), by that month.",
+    "leadTimeHours": "Per release, the median time from each linked change request reaching the "
+    "default branch to releasedAt (without linked changes: from the plan reaching it); the "
+    "month's median.",
+    "changeFailureRate": "Releases rolled back or named by an incident (its release, or a change "
+    "of the release), over releases.",
+    "timeToRestoreHours": "Median time from detection to resolution of the month's production "
+    "incidents.",
+    "onTimeRate": "Releases inside their deployment window (without one: on or before the target "
+    "date), over releases.",
+    "scopeChangeRate": "Scope items added or removed after the scope freeze, over the items at "
+    "the freeze (the plan as it was at the end of that day).",
+    "rollbackRate": "Releases rolled back, over releases.",
+    "approvalCycleHours": "Median time from a change's submission (its pull request's creation) "
+    "to its last counted approval, from the first decision record that judged it.",
+    "completeness": "Change requests with justification, impact, implementation, testing and a "
+    "rollback plan (standard changes: their template) and, once done, their execution.",
+    "emergencyShare": "Emergency change requests over all, by scheduled month.",
+}
+FIGURES: Final = (
+    ("deployments", "Deployments", ""),
+    ("leadTimeHours", "Lead time for changes", "h"),
+    ("changeFailureRate", "Change failure rate", "%"),
+    ("timeToRestoreHours", "Time to restore", "h"),
+    ("onTimeRate", "On-time release rate", "%"),
+    ("scopeChangeRate", "Scope change after freeze", "%"),
+    ("rollbackRate", "Rollback rate", "%"),
+    ("approvalCycleHours", "Approval cycle time", "h"),
+    ("completeness", "Change record completeness", "%"),
+    ("emergencyShare", "Emergency change share", "%"),
+)
+
+
+@dataclass
+class Bucket:
+    """What one service in one month counts."""
+
+    releases: int = 0
+    failed: int = 0
+    rolled_back: int = 0
+    on_time: int = 0
+    lead_hours: list[float] = field(default_factory=list)
+    restore_hours: list[float] = field(default_factory=list)
+    scope_changes: int = 0
+    scope_frozen: int = 0
+    approval_hours: list[float] = field(default_factory=list)
+    changes: int = 0
+    complete: int = 0
+    emergencies: int = 0
+
+    def figures(self) -> dict[str, float | int | None]:
+        return {
+            "deployments": self.releases,
+            "leadTimeHours": _median(self.lead_hours),
+            "changeFailureRate": _rate(self.failed, self.releases),
+            "timeToRestoreHours": _median(self.restore_hours),
+            "onTimeRate": _rate(self.on_time, self.releases),
+            "scopeChangeRate": _rate(self.scope_changes, self.scope_frozen),
+            "rollbackRate": _rate(self.rolled_back, self.releases),
+            "approvalCycleHours": _median(self.approval_hours),
+            "completeness": _rate(self.complete, self.changes),
+            "emergencyShare": _rate(self.emergencies, self.changes),
+        }
+
+    def add(self, other: Bucket) -> None:
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            setattr(self, name, mine + value)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+@dataclass
+class Metrics:
+    at: datetime
+    since: datetime | None
+    until: datetime | None
+    zone: str
+    buckets: dict[str, dict[str, Bucket]]  # service -> month -> counts
+    budgets: dict[str, dict[str, dict[str, float]]]  # service -> month -> error budget
+
+    def months(self) -> list[str]:
+        return sorted({m for service in self.buckets.values() for m in service})
+
+    def figures(self, service: str) -> dict[str, dict[str, float | int | None]]:
+        return {m: b.figures() for m, b in sorted(self.buckets.get(service, {}).items())}
+
+    def total(self, service: str) -> dict[str, float | int | None]:
+        whole = Bucket()
+        for bucket in self.buckets.get(service, {}).values():
+            whole.add(bucket)
+        return whole.figures()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "changegate/v1",
+            "kind": "Metrics",
+            "at": format_instant(self.at),
+            "since": format_instant(self.since) if self.since else None,
+            "until": format_instant(self.until) if self.until else None,
+            "timezone": self.zone,
+            "services": {
+                service: {"total": self.total(service), "months": self.figures(service)}
+                for service in sorted(self.buckets, key=lambda s: (s != ALL, s))
+            },
+            "errorBudgets": self.budgets,
+        }
+
+
+def compute(
+    judge: Any,
+    commits: list[Commit],
+    records: dict[str, dict[str, Any]],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Metrics:
+    zone = judge.config.timezone
+    documents = judge.inventory.valid
+    buckets: dict[str, dict[str, Bucket]] = defaultdict(lambda: defaultdict(Bucket))
+
+    def month(moment: datetime) -> str | None:
+        if (since and moment < since) or (until and moment >= until):
+            return None
+        return moment.astimezone(_zone(zone)).strftime("%Y-%m")
+
+    def count(moment: datetime, services: Iterable[str]) -> list[Bucket]:
+        key = month(moment)
+        if key is None:
+            return []
+        return [buckets[s][key] for s in (*services, ALL)]
+
+    arrived = first_added(commits)
+    changes = [d for d in documents if d.kind == "ChangeRequest"]
+    incidents = [d for d in documents if d.kind == "Incident"]
+    paths = {id(d): judge.git.relative(d.path) if judge.git else None for d in documents}
+    for plan in (d for d in documents if d.kind == "ReleasePlan"):
+        spec = plan.spec
+        if spec.get("environment", "production") != "production" or not spec.get("releasedAt"):
+            continue
+        released = parse_instant(str(spec["releasedAt"]))
+        services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+        linked = [c for c in changes if c.spec.get("release") == plan.name]
+        lead = _lead_hours(released, plan, linked, arrived, paths)
+        failed = spec.get("status") == "rolled-back" or any(
+            i.spec.get("release") == plan.name or i.spec.get("change") in {c.name for c in linked}
+            for i in incidents
+        )
+        frozen, changed = _scope_change(judge, plan, paths[id(plan)], zone)
+        for bucket in count(released, services):
+            bucket.releases += 1
+            bucket.failed += failed
+            bucket.rolled_back += spec.get("status") == "rolled-back"
+            bucket.on_time += _on_time(spec, released, zone)
+            if lead is not None:
+                bucket.lead_hours.append(lead)
+            bucket.scope_frozen += frozen
+            bucket.scope_changes += changed
+    for incident in incidents:
+        spec = incident.spec
+        if spec.get("environment", "production") != "production" or not spec.get("resolvedAt"):
+            continue
+        detected = parse_instant(str(spec["detectedAt"]))
+        hours = (parse_instant(str(spec["resolvedAt"])) - detected).total_seconds() / 3600
+        for bucket in count(detected, spec["services"]):
+            bucket.restore_hours.append(round(hours, 2))
+    library = judge.library
+    judged = records_by_path(records)
+    for change in changes:
+        spec = change.spec
+        start = library.fn_schedule_start(spec["schedule"])
+        cycle = _approval_hours([r for _, r in judged.get(paths[id(change)] or "", ())])
+        for bucket in count(start, spec["services"]):
+            bucket.changes += 1
+            bucket.complete += _complete(spec)
+            bucket.emergencies += spec["type"] == "emergency"
+            if cycle is not None:
+                bucket.approval_hours.append(cycle)
+    return Metrics(
+        at=judge.now,
+        since=since,
+        until=until,
+        zone=zone,
+        buckets={s: dict(m) for s, m in buckets.items()},
+        budgets=_budgets(judge, incidents, month),
+    )
+
+
+def _zone(name: str) -> Any:
+    from engine.zones import zone
+
+    return zone(name)
+
+
+def _lead_hours(
+    released: datetime,
+    plan: Document,
+    linked: list[Document],
+    arrived: dict[str, Commit],
+    paths: dict[int, str | None],
+) -> float | None:
+    sources = linked or [plan]
+    times = [
+        (released - arrived[p].committed).total_seconds() / 3600
+        for d in sources
+        if (p := paths[id(d)]) in arrived
+    ]
+    times = [t for t in times if t >= 0]  # released before it was merged: not a lead time
+    return round(statistics.median(times), 2) if times else None
+
+
+def _on_time(spec: dict[str, Any], released: datetime, zone: str) -> bool:
+    window = spec.get("window")
+    if window:
+        name = window.get("timezone") or zone
+        return (
+            parse_datetime(window["start"], name) <= released < parse_datetime(window["end"], name)
+        )
+    return released.astimezone(_zone(zone)).date().isoformat() <= str(spec["targetDate"])
+
+
+def _scope_items(spec: dict[str, Any]) -> set[str]:
+    scope = spec.get("scope") or {}
+    return {
+        f"{part}:{item.get('id') or item.get('title')}"
+        for part in ("features", "fixes")
+        for item in scope.get(part, ())
+        if isinstance(item, dict)
+    }
+
+
+def _scope_change(judge: Any, plan: Document, path: str | None, zone: str) -> tuple[int, int]:
+    """(items at the scope freeze, items added or removed since), from the history."""
+    freeze = plan.spec.get("scopeFreeze")
+    if not freeze or judge.git is None or path is None:
+        return 0, 0
+    import yaml
+
+    end = parse_datetime(str(freeze), zone) + timedelta(days=1)
+    found = judge.git.history().git.log(
+        "-1", "--format=%H", f"--before={end.isoformat()}", "--", path
+    )
+    if not found:
+        return 0, 0
+    data = judge.git.read(found.strip(), path)
+    try:
+        then = yaml.safe_load(data) if data else None
+    except yaml.YAMLError:
+        return 0, 0
+    if not isinstance(then, dict) or not isinstance(then.get("spec"), dict):
+        return 0, 0
+    before, after = _scope_items(then["spec"]), _scope_items(plan.spec)
+    return len(before), len(before ^ after)
+
+
+def _approval_hours(records: list[dict[str, Any]]) -> float | None:
+    """Submission to last counted approval, from the earliest record that judged the change."""
+    judged = [
+        r for r in records if r.get("approvals") and (r.get("pullRequest") or {}).get("createdAt")
+    ]
+    if not judged:
+        return None
+    first = min(judged, key=lambda r: str(r.get("at")))
+    created = parse_instant(str(first["pullRequest"]["createdAt"]))
+    times = [
+        parse_instant(str(a["submittedAt"])) for a in first["approvals"] if a.get("submittedAt")
+    ]
+    if not times:
+        return None
+    return round((max(times) - created).total_seconds() / 3600, 2)
+
+
+def _complete(spec: dict[str, Any]) -> bool:
+    # a standard change's template holds its plan; the others carry their own
+    needed = ["template"] if spec.get("type") == "standard" else [
+        "justification", "impact", "implementation", "testing", "rollback"
+    ]  # fmt: skip
+    if spec.get("status") in {"completed", "failed", "rolled-back"}:
+        needed.append("execution")
+    return all(spec.get(name) for name in needed)
+
+
+def _budgets(
+    judge: Any, incidents: list[Document], month: Any
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per service with an SLO and per month with an incident: the error budget."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    zone = _zone(judge.config.timezone)
+    for service in judge.config.spec.get("services", ()):
+        target = (service.get("slo") or {}).get("availability")
+        if target is None:
+            continue
+        used: dict[str, float] = defaultdict(float)
+        for incident in incidents:
+            spec = incident.spec
+            if (
+                service["name"] not in spec["services"]
+                or spec.get("environment", "production") != "production"
+            ):
+                continue
+            detected = parse_instant(str(spec["detectedAt"]))
+            key = month(detected)
+            if key is None:
+                continue
+            downtime = (spec.get("impact") or {}).get("downtime")
+            if downtime:
+                minutes = parse_duration(str(downtime)).total_seconds() / 60
+            elif spec.get("resolvedAt"):
+                minutes = (parse_instant(str(spec["resolvedAt"])) - detected).total_seconds() / 60
+            else:
+                continue
+            used[key] += minutes
+        months: dict[str, dict[str, float]] = {}
+        for key, minutes in sorted(used.items()):
+            year, number = map(int, key.split("-"))
+            days = calendar_module.monthrange(year, number)[1]
+            start = datetime(year, number, 1, tzinfo=zone)
+            length = timedelta(days=days)
+            elapsed = min(max((judge.now - start) / length, 0.0), 1.0) or 1.0
+            allowed = (100 - float(target)) / 100 * days * 24 * 60
+            months[key] = {
+                "target": float(target),
+                "allowedMinutes": round(allowed, 1),
+                "usedMinutes": round(minutes, 1),
+                "remainingMinutes": round(allowed - minutes, 1),
+                "burnRate": round(minutes / (allowed * elapsed), 2) if allowed else 0.0,
+            }
+        if months:
+            out[service["name"]] = months
+    return out
