@@ -1,6 +1,7 @@
 """Escaping user-written text for the places it is shown: GitHub-flavoured markdown (PR
-comments, job summaries), HTML, and workflow commands. Document text comes from pull request
-authors, so none of it may inject markup, links, mentions or commands."""
+comments, job summaries) and workflow commands; the HTML report adds its bidi rule to Jinja's
+autoescape. Document text comes from pull request authors, so none of it may inject markup,
+links, math, mentions or commands, nor reorder what a reader sees."""
 
 from __future__ import annotations
 
@@ -17,24 +18,25 @@ _REFERENCE: Final = re.compile(r"#(?=\d)|(?<=\bGH)-(?=\d)", re.IGNORECASE)
 # GitHub's extended autolinks: scheme:// and www. (email addresses lose their @ above).
 _AUTOLINK: Final = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)", re.IGNORECASE)
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional controls reorder what a reader sees ("Trojan Source", CVE-2021-42574): shown
+# as their code point instead, so that nothing is hidden and nothing is lost.
+_BIDI: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def html(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#39;")
-    )
+def bidi_visible(text: str) -> str:
+    """Bidirectional controls as ``<U+202E>``: the order a reader sees is the order written."""
+    return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 def markdown(text: str) -> str:
     """Text that renders as itself in GitHub markdown, on one line, inside a table cell too:
-    no HTML (so no ``<!--``), no emphasis or links, no @mentions or #123 references."""
+    no HTML (so no ``<!--``), no emphasis, links or math, no @mentions or #123 references."""
     text = _CONTROL.sub("", text).replace("\r", " ").replace("\n", " ")
-    # < > & as entities first (named ones: the backslashes below would break &#39;)
+    text = bidi_visible(text)
+    # < > & as entities first (named ones: the backslashes below would break &#39;). GitHub
+    # reads $...$ as math whatever backslashes stand before it; an entity it cannot.
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("$", "&dollar;")
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     # A zero-width space keeps GitHub from notifying people (@), linking issues (#123) and
     # turning bare URLs into links.

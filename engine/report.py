@@ -15,11 +15,16 @@ def html(judge: Any, *, audit: Any = None, metrics: Any = None) -> str:
     from markupsafe import Markup
 
     from engine.charts import bars
+    from engine.escaping import bidi_visible
     from engine.metrics import ALL, DEFINITIONS, FIGURES
     from engine.resources import bundled
 
     environment = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    # what people wrote is escaped by autoescape, and its bidi controls are made visible
+    environment.finalize = lambda v: (
+        v if isinstance(v, Markup) or not isinstance(v, str) else bidi_visible(v)
     )
     environment.filters["instant"] = lambda moment: format_instant(moment) if moment else ""
     environment.filters["figure"] = _figure

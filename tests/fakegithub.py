@@ -306,7 +306,7 @@ class FakeGitHub:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *args: object) -> None:
-                pass
+                """Keep the test output quiet: failures are reported by the tests."""
 
             def _serve(self) -> None:
                 fake._handle(self)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +341,21 @@ def test_github_deployments_inside_a_freeze_are_flagged(
         "of catalog to production at 2024-03-02T09:00:00Z, inside hard freeze march-freeze"
         in (deployed[0]["message"])
     )
+
+
+def test_the_html_report_shows_bidi_controls_and_markup_as_written(tmp_path: Path) -> None:
+    """A commit subject or document name can carry bidi controls that reorder what an auditor
+    reads ("Trojan Source"): the report shows them as code points, and markup as text."""
+    from types import SimpleNamespace
+
+    from engine.audit import Audit, Flag
+    from engine.report import html
+
+    at = datetime(2024, 3, 10, 12, tzinfo=UTC)
+    flag = Flag("audit/direct-push", "0" * 40, "ChangeRequest CHG-\u202e1-GNL", None,
+                "pushed by <b>mallory</b>\u2066", at)  # fmt: skip
+    judge = SimpleNamespace(workspace=SimpleNamespace(root=tmp_path), now=at)
+    page = html(judge, audit=Audit(at, None, None, flags=[flag]))
+    assert "ChangeRequest CHG-&lt;U+202E&gt;1-GNL" in page
+    assert "pushed by &lt;b&gt;mallory&lt;/b&gt;&lt;U+2066&gt;" in page
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", page)

@@ -382,10 +382,14 @@ def test_sarif_file_outside_the_working_directory_is_not_under_srcroot(in_tmp) -
 # --- SARIF: Microsoft's multitool with GitHub's ingestion rules ---------------------------
 
 
+class Unavailable(Exception):
+    """The SARIF multitool cannot be fetched or run on this machine; the message says why."""
+
+
 def _download_multitool(scratch: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("npm is not installed: cannot fetch the SARIF multitool")
+        raise Unavailable("npm is not installed: cannot fetch the SARIF multitool")
     try:
         done = subprocess.run(
             [npm, "pack", MULTITOOL_PACKAGE, "--pack-destination", str(scratch), "--silent"],
@@ -396,10 +400,11 @@ def _download_multitool(scratch: Path) -> None:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"npm pack {MULTITOOL_PACKAGE} failed: {error}")
+        raise Unavailable(f"npm pack {MULTITOOL_PACKAGE} failed: {error}") from error
     tarballs = sorted(scratch.glob("*.tgz"))
     if done.returncode != 0 or not tarballs:
-        pytest.skip(f"npm pack {MULTITOOL_PACKAGE} failed: {(done.stderr or done.stdout)[-2000:]}")
+        output = (done.stderr or done.stdout)[-2000:]
+        raise Unavailable(f"npm pack {MULTITOOL_PACKAGE} failed: {output}")
     MULTITOOL_HOME.parent.mkdir(parents=True, exist_ok=True)
     staging = MULTITOOL_HOME.with_name(f"{MULTITOOL_HOME.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -413,26 +418,33 @@ def _download_multitool(scratch: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)  # another session won the race
 
 
-@pytest.fixture(scope="session")
-def sarif_multitool(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``Sarif.Multitool`` from npm, downloaded once into .cache/ and reused after."""
+def _runnable_multitool(scratch: Path) -> Path:
     if sys.platform != "linux":
-        pytest.skip(f"{MULTITOOL_PACKAGE} runs on Linux only")
+        raise Unavailable(f"{MULTITOOL_PACKAGE} runs on Linux only")
     tool = MULTITOOL_HOME / "package" / "Sarif.Multitool"
     if not tool.is_file():
-        _download_multitool(tmp_path_factory.mktemp("npm-pack"))
+        _download_multitool(scratch)
     if not tool.is_file():
-        pytest.skip(f"{MULTITOOL_PACKAGE} did not unpack {tool.name}")
+        raise Unavailable(f"{MULTITOOL_PACKAGE} did not unpack {tool.name}")
     tool.chmod(tool.stat().st_mode | 0o111)  # npm's postinstall does this; npm pack does not
     try:
         done = subprocess.run(
             [str(tool), "--version"], capture_output=True, text=True, timeout=120, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"the SARIF multitool does not run here: {error}")
+        raise Unavailable(f"the SARIF multitool does not run here: {error}") from error
     if done.returncode != 0:
-        pytest.skip(f"the SARIF multitool does not run here: {done.stdout}{done.stderr}")
+        raise Unavailable(f"the SARIF multitool does not run here: {done.stdout}{done.stderr}")
     return tool
+
+
+@pytest.fixture(scope="session")
+def sarif_multitool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``Sarif.Multitool`` from npm, downloaded once into .cache/ and reused after."""
+    try:
+        return _runnable_multitool(tmp_path_factory.mktemp("npm-pack"))
+    except Unavailable as reason:
+        pytest.skip(str(reason))
 
 
 @dataclass(frozen=True)
@@ -846,6 +858,17 @@ def test_markdown_renders_hostile_text_as_plain_text() -> None:
     assert len(table_lines) == 3 * 2 + 5  # header and delimiter rows, one row per finding
     assert all(separators(line) == 4 for line in table_lines), table_lines
     assert len(markdown) < COMMENT_LIMIT
+
+
+def test_markdown_shows_dollars_and_bidi_controls_as_themselves() -> None:
+    """GitHub renders $...$ and $$...$$ as MathJax whatever backslashes stand before them, and
+    bidi controls reorder what a reviewer reads: both must arrive as plain, visible text."""
+    message = "costs $5 or $$x^2$$ \u202eevil\u2066 done"
+    markdown = render(verdict([finding("hostile/math", Severity.DENY, Outcome.FAIL, message)]))
+    assert "$" not in markdown
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", markdown)
+    page = Page(to_html(markdown))
+    assert page.tables[0][1][2] == "costs $5 or $$x^2$$ <U+202E>evil<U+2066> done"
 
 
 def shown_paths(markdown: str, rule_prefix: str) -> set[str]:
