@@ -92,6 +92,31 @@ def test_the_action_installs_exactly_the_hashed_requirements() -> None:
     assert all("--hash=sha256:" in block for block in blocks)
 
 
+def _pins(path: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    found = re.findall(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)", path.read_text(encoding="utf-8"), re.M)
+    return {canonicalize_name(name): version for name, version in found}
+
+
+def test_the_action_runs_the_versions_the_tests_ran() -> None:
+    """requirements/action.txt is written by lock.py from constraints.txt: when the
+    constraints move and the lock does not, the action would run untested versions."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    action_pins = _pins(ROOT / "requirements" / "action.txt")
+    tested = _pins(ROOT / "requirements" / "constraints.txt")
+    drifted = {n: (v, tested.get(n)) for n, v in action_pins.items() if tested.get(n) != v}
+    assert drifted == {}, "run python requirements/lock.py"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for dependency in map(Requirement, project["dependencies"]):
+        if dependency.marker is None or dependency.marker.evaluate({"python_version": "3.12"}):
+            assert canonicalize_name(dependency.name) in action_pins, dependency
+
+
 @pytest.mark.parametrize("path", [ROOT / "action.yml", *WORKFLOWS], ids=lambda p: p.name)
 def test_third_party_actions_are_pinned_to_commits(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
