@@ -382,7 +382,7 @@ def record(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) ->
             p for p in changed.stdout.decode().splitlines() if p.endswith((".yaml", ".yml"))
         )
     note = records.judge_commit(
-        repo, commit, root=root, context=data, at=now,
+        repo, commit, root=root, context=data, at=records.merged_at(repo, commit),
         policies_from=records.first_parent(repo, commit) or commit, config_file=config,
         paths=paths,
     )  # fmt: skip
@@ -422,19 +422,13 @@ def audit(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
     the JSON in verdict-dir (to upload); flags fail the step."""
     from engine import records
     from engine.audit import audit as run_audit
-    from engine.history import walk
+    from engine.history import load, parse_period
     from engine.metrics import compute
     from engine.pipeline import Judge, Options
     from engine.report import html
-    from engine.times import parse_datetime
 
     repo = _repo(inputs.directory)
     records.fetch(repo, "origin")
-    try:
-        since = parse_datetime(inputs.since, "UTC") if inputs.since else None
-        until = parse_datetime(inputs.until, "UTC") if inputs.until else None
-    except ValueError as error:
-        raise ActionError(f"inputs since and until take dates or RFC 3339 times: {error}") from None
     root = repo.relative(inputs.directory) or "."
     prefix = "" if root == "." else root.rstrip("/") + "/"
     try:
@@ -443,14 +437,19 @@ def audit(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
         log.warning("changegate could not read the deployments", f"{error} (deployments: read)")
         deployments = []
     with Judge(Options(now=now, repo=inputs.directory, config_file=inputs.config)) as judge:
+        try:
+            since, until = parse_period(inputs.since, inputs.until, judge.config.timezone)
+        except ValueError as error:
+            raise ActionError(f"inputs since and until: {error}") from None
 
         def governed(path: str) -> bool:
             return path.startswith(prefix) and judge.governed(path[len(prefix) :])
 
-        commits = walk(repo, since=since, until=until, keep=governed)
-        found = records.all_records(repo)
-        result = run_audit(judge, commits, found, since=since, until=until, deployments=deployments)
-        metrics = compute(judge, commits, found, since=since, until=until)
+        trail = load(repo, governed)
+        for warning in trail.warnings:
+            log.warning("changegate audit", warning)
+        result = run_audit(judge, trail, since=since, until=until, deployments=deployments)
+        metrics = compute(judge, trail, since=since, until=until)
         report = html(judge, audit=result, metrics=metrics)
     folder = Path(tempfile.mkdtemp(prefix="changegate-", dir=run.temp))
     (folder / "audit.html").write_text(report, encoding="utf-8")

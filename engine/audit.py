@@ -14,7 +14,8 @@ commit, the document, the rule and the evidence:
 - ``audit/inside-freeze``: a release (``releasedAt``), a change (``execution.startedAt``) or a
   GitHub deployment happened inside a freeze it could not pass;
 - ``audit/lead-time``: a change ran before its lead time had passed;
-- ``audit/expired-waiver``: a waiver past its expiry still selects documents.
+- ``audit/expired-waiver``: a waiver past its expiry still selects documents;
+- ``audit/unreadable-record``: a merge's note is not a decision record, or was edited.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from engine.documents import Document
-from engine.history import Commit, first_added, record_paths, records_by_path
+from engine.history import Commit, Trail, first_added, record_paths, records_by_path, within
 from engine.times import format_instant, parse_instant
 
 RULES: Final = {
@@ -36,6 +37,7 @@ RULES: Final = {
     "audit/inside-freeze": "Nothing is released or changed inside a freeze it cannot pass.",
     "audit/lead-time": "Changes run no earlier than their lead time allows.",
     "audit/expired-waiver": "Expired waivers are removed.",
+    "audit/unreadable-record": "Decision records stay readable and as they were written.",
 }
 
 
@@ -47,6 +49,14 @@ class Flag:
     path: str | None
     message: str
     at: datetime | None = None
+    ongoing: bool = False  # still true after ``at``: in every period that ends after it
+
+    def in_period(self, since: datetime | None, until: datetime | None) -> bool:
+        if self.at is None:
+            return True
+        if self.ongoing:
+            return until is None or self.at < until
+        return within(self.at, since, until)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -112,32 +122,29 @@ class Audit:
 
 def audit(
     judge: Any,
-    commits: list[Commit],
-    records: dict[str, dict[str, Any]],
+    trail: Trail,
     *,
     since: datetime | None,
     until: datetime | None,
     deployments: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> Audit:
-    """Flags over the walked history (``commits``, governed paths only) and the documents now."""
-    result = Audit(at=judge.now, since=since, until=until, records=len(records))
-    names = _names(judge)
-    result.rows, trail_flags = _trail(commits, records, names)
-    result.flags += trail_flags
+    """Flags over the whole walked history (governed paths only) and the documents now; what
+    is shown is what falls in the period [since, until)."""
+    rows, flags = _trail(trail, _names(judge))
     documents = judge.inventory.valid
-    added = first_added(commits)
-    judged = records_by_path(records)
-    result.flags += _post_reviews(judge, documents, judged)
-    result.flags += _freezes(judge, documents, deployments, _last_change(commits))
-    result.flags += _lead_times(judge, documents, judged, added)
-    result.flags += _waivers(judge, documents, _last_change(commits))
-    # what the documents say happened counts only inside the period, like the commits
-    result.flags = [
-        f
-        for f in result.flags
-        if f.at is None or ((since is None or f.at >= since) and (until is None or f.at < until))
-    ]
-    result.flags.sort(key=lambda f: (f.at or judge.now, f.rule, f.document))
+    judged = records_by_path(trail)
+    last = _last_change(trail.commits)
+    flags += _post_reviews(judge, documents, judged)
+    flags += _freezes(judge, documents, deployments, last)
+    flags += _lead_times(judge, documents, judged, first_added(trail.commits))
+    flags += _waivers(judge, documents, last)
+    rows = [r for r in rows if within(r.commit.committed, since, until)]
+    result = Audit(at=judge.now, since=since, until=until, rows=rows)
+    result.records = sum(1 for r in rows if r.commit.sha in trail.records)
+    result.flags = sorted(
+        (f for f in flags if f.in_period(since, until)),
+        key=lambda f: (f.at or judge.now, f.rule, f.document),
+    )
     return result
 
 
@@ -166,16 +173,28 @@ def _last_change(commits: list[Commit]) -> dict[str, Commit]:
 # --- the trail --------------------------------------------------------------------------------
 
 
-def _trail(
-    commits: list[Commit], records: dict[str, dict[str, Any]], names: dict[str, str]
-) -> tuple[list[Row], list[Flag]]:
+def _trail(trail: Trail, names: dict[str, str]) -> tuple[list[Row], list[Flag]]:
     rows: list[Row] = []
     flags: list[Flag] = []
     approved: dict[str, tuple[Commit, int | None]] = {}  # path -> where it was last approved
-    for commit in commits:
+    for commit in trail.commits:
         if not commit.changes:
             continue
-        record = records.get(commit.sha)
+        if commit.sha in trail.unreadable:
+            paths = tuple(path for _, path in commit.changes)
+            rows.append(Row(commit, paths, commit.pull_request, "unreadable"))
+            flags.append(
+                Flag(
+                    "audit/unreadable-record",
+                    commit.sha,
+                    ", ".join(names.get(p, p) for p in paths),
+                    paths[0],
+                    trail.unreadable[commit.sha],
+                    commit.committed,
+                )
+            )
+            continue
+        record = trail.records.get(commit.sha)
         pr_info = (record or {}).get("pullRequest") or {}
         number = commit.pull_request or pr_info.get("number")
         paths = tuple(path for _, path in commit.changes)
@@ -200,7 +219,7 @@ def _trail(
             failed = sorted(
                 {
                     str(f.get("rule"))
-                    for f in record.get("findings", ())
+                    for f in record["findings"]
                     if f.get("outcome") in {"fail", "error"} and f.get("severity") == "deny"
                 }
             )
@@ -502,6 +521,7 @@ def _waivers(judge: Any, documents: list[Document], last: dict[str, Commit]) -> 
                 f"still selects {shown}{' and more' if len(selected) > 5 else ''}: remove it or "
                 "renew it",
                 waiver.expires,
+                ongoing=True,
             )
         )
     return flags

@@ -1,9 +1,12 @@
 """The change trail: the default branch's history of governed documents, with the decision
 records changegate left on it.
 
-One ``git log`` (through GitPython) walks the first-parent history, with each commit's
+One ``git log`` (through GitPython) walks the whole first-parent history, with each commit's
 changed files, authors, committer and signature status; the notes under
-``refs/notes/changegate`` are read in one batch. A 5,000-commit history takes seconds.
+``refs/notes/changegate`` are read in one batch. A 5,000-commit history takes seconds. The
+period an auditor asks for filters what is shown, never what is walked: approvals, additions
+and plans from before it still count, and git's date limits (which stop at the first commit
+out of order) are never used.
 """
 
 from __future__ import annotations
@@ -58,13 +61,41 @@ class Commit:
         return SIGNATURES.get(self.signature, self.signature)
 
 
+@dataclass
+class Trail:
+    """What audit and metrics read: the commits, the records and what could not be read."""
+
+    commits: list[Commit]
+    records: dict[str, dict[str, Any]]  # commit sha -> decision record
+    unreadable: dict[str, str]  # commit sha -> why its note is not a record
+    warnings: list[str]
+
+
+def load(repo: GitRepo, governed: Callable[[str], bool], *, ref: str = "HEAD") -> Trail:
+    """The whole trail of ``ref``: refuses a shallow clone, whose history would be cut short
+    without a word, and warns when there are no records to read."""
+    from engine.errors import UsageError
+    from engine.records import NOTES_REF, all_records
+
+    shallow = repo.run("rev-parse", "--is-shallow-repository", check=False).stdout
+    if shallow.decode().strip() == "true":
+        raise UsageError(
+            f"{repo.root} is a shallow clone: its history is cut short, so an audit would miss "
+            "what came before. Fetch all of it (git fetch --unshallow, or actions/checkout with "
+            "fetch-depth: 0)"
+        )
+    records, unreadable = all_records(repo)
+    warnings = []
+    if not repo.has_ref(NOTES_REF):
+        warnings.append(
+            f"there is no {NOTES_REF} here, so every merge looks unrecorded: fetch the records "
+            f"with git fetch origin {NOTES_REF}:{NOTES_REF}"
+        )
+    return Trail(walk(repo, ref=repo.resolve(ref), keep=governed), records, unreadable, warnings)
+
+
 def walk(
-    repo: GitRepo,
-    *,
-    ref: str = "HEAD",
-    since: datetime | None = None,
-    until: datetime | None = None,
-    keep: Callable[[str], bool] = lambda path: True,
+    repo: GitRepo, *, ref: str = "HEAD", keep: Callable[[str], bool] = lambda path: True
 ) -> list[Commit]:
     """The first-parent history of ``ref``, oldest first, with only the changed paths ``keep``
     accepts (a merge's changes are those against its first parent)."""
@@ -72,10 +103,6 @@ def walk(
         ref, "--first-parent", "--diff-merges=first-parent", "--name-status", "-z",
         "--no-renames", "--reverse", f"--format={_FORMAT}",
     ]  # fmt: skip
-    if since is not None:
-        args.append(f"--since={since.isoformat()}")
-    if until is not None:
-        args.append(f"--until={until.isoformat()}")
     output: str = repo.history().git.log(*args)
     commits = []
     for chunk in output.split("\x1e")[1:]:
@@ -114,17 +141,49 @@ def first_added(commits: list[Commit]) -> dict[str, Commit]:
     return found
 
 
-def records_by_path(
-    records: dict[str, dict[str, Any]],
-) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """path -> [(commit, record)] of the records that judged it: one pass, for look-ups."""
+def records_by_path(trail: Trail) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """path -> [(commit, record)] of the records of commits that changed the path and judged
+    it: a record that judged every document is evidence only for what its commit changed."""
     index: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for commit, record in records.items():
-        for path in record_paths(record):
-            index.setdefault(path, []).append((commit, record))
+    for commit in trail.commits:
+        record = trail.records.get(commit.sha)
+        if record is None:
+            continue
+        judged = record_paths(record)
+        for _, path in commit.changes:
+            if path in judged:
+                index.setdefault(path, []).append((commit.sha, record))
     return index
 
 
 def record_paths(record: dict[str, Any]) -> set[str]:
     """The documents a decision record judged, by path from the git root."""
-    return {str(d.get("path")) for d in record.get("documents", ()) if isinstance(d, dict)}
+    return {d["path"] for d in record["documents"]}
+
+
+def within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    """Whether ``moment`` is in the half-open period [since, until)."""
+    return (since is None or moment >= since) and (until is None or moment < until)
+
+
+def parse_period(
+    since: str | None, until: str | None, zone: str, flags: tuple[str, str] = ("since", "until")
+) -> tuple[datetime | None, datetime | None]:
+    """--since and --until: dates start at midnight in the config's time zone (the months of
+    metrics are that zone's too); a ValueError says which is wrong."""
+    from engine.times import parse_datetime
+
+    def read(flag: str, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            return parse_datetime(text, zone)
+        except ValueError:
+            raise ValueError(
+                f"{flag} {text!r}: give a date (2024-01-01) or an RFC 3339 time"
+            ) from None
+
+    start, end = read(flags[0], since), read(flags[1], until)
+    if start and end and end <= start:
+        raise ValueError(f"{flags[1]} must be after {flags[0]}")
+    return start, end

@@ -9,7 +9,8 @@ How each figure is counted (what is said here is what the report says):
   changes: from the plan itself reaching it); the month's median, in hours;
 - change failure rate: releases rolled back or named by an incident (``spec.release``, or a
   change of the release in ``spec.change``), over releases;
-- time to restore: median of ``resolvedAt - detectedAt`` of the month's production incidents;
+- time to restore (MTTR): mean of ``resolvedAt - detectedAt`` of the month's resolved
+  production incidents;
 - on-time release rate: releases inside their window (without one: on or before the target
   date), over releases;
 - scope change after freeze: scope items added or removed after ``scopeFreeze`` (the plan as
@@ -23,8 +24,8 @@ How each figure is counted (what is said here is what the report says):
 - a release before its change reached the default branch gives no lead time;
 - emergency change share: emergency change requests over all, by scheduled month;
 - error budget (services with an SLO): allowed downtime = (100 - availability)% of the month,
-  used = the month's incidents' ``impact.downtime`` (else their duration), burn rate = used
-  over the budget for the part of the month that has passed.
+  used = the month's incidents' ``impact.downtime`` (else their duration; one still open counts
+  until now), burn rate = used over the budget for the part of the month that has passed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any, Final
 
 from engine.documents import Document
 from engine.durations import parse_duration
-from engine.history import Commit, first_added, records_by_path
+from engine.history import Commit, Trail, first_added, records_by_path, within
 from engine.times import format_instant, parse_datetime, parse_instant
 
 ALL: Final = "all services"
@@ -50,8 +51,8 @@ DEFINITIONS: Final = {
     "month's median.",
     "changeFailureRate": "Releases rolled back or named by an incident (its release, or a change "
     "of the release), over releases.",
-    "timeToRestoreHours": "Median time from detection to resolution of the month's production "
-    "incidents.",
+    "timeToRestoreHours": "Mean time from detection to resolution (MTTR) of the month's resolved "
+    "production incidents.",
     "onTimeRate": "Releases inside their deployment window (without one: on or before the target "
     "date), over releases.",
     "scopeChangeRate": "Scope items added or removed after the scope freeze, over the items at "
@@ -99,7 +100,7 @@ class Bucket:
             "deployments": self.releases,
             "leadTimeHours": _median(self.lead_hours),
             "changeFailureRate": _rate(self.failed, self.releases),
-            "timeToRestoreHours": _median(self.restore_hours),
+            "timeToRestoreHours": _mean(self.restore_hours),
             "onTimeRate": _rate(self.on_time, self.releases),
             "scopeChangeRate": _rate(self.scope_changes, self.scope_frozen),
             "rollbackRate": _rate(self.rolled_back, self.releases),
@@ -118,6 +119,10 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 2) if values else None
+
+
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
@@ -132,7 +137,17 @@ class Metrics:
     budgets: dict[str, dict[str, dict[str, float]]]  # service -> month -> error budget
 
     def months(self) -> list[str]:
-        return sorted({m for service in self.buckets.values() for m in service})
+        """Every month from the first with data to the last, gaps included (a trend chart
+        that closed them up would misstate time)."""
+        found = sorted({m for service in self.buckets.values() for m in service})
+        if not found:
+            return []
+        year, month = map(int, found[0].split("-"))
+        months = []
+        while (key := f"{year:04d}-{month:02d}") <= found[-1]:
+            months.append(key)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months
 
     def figures(self, service: str) -> dict[str, dict[str, float | int | None]]:
         return {m: b.figures() for m, b in sorted(self.buckets.get(service, {}).items())}
@@ -161,8 +176,7 @@ class Metrics:
 
 def compute(
     judge: Any,
-    commits: list[Commit],
-    records: dict[str, dict[str, Any]],
+    trail: Trail,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -172,7 +186,7 @@ def compute(
     buckets: dict[str, dict[str, Bucket]] = defaultdict(lambda: defaultdict(Bucket))
 
     def month(moment: datetime) -> str | None:
-        if (since and moment < since) or (until and moment >= until):
+        if not within(moment, since, until):
             return None
         return moment.astimezone(_zone(zone)).strftime("%Y-%m")
 
@@ -182,7 +196,7 @@ def compute(
             return []
         return [buckets[s][key] for s in (*services, ALL)]
 
-    arrived = first_added(commits)
+    arrived = first_added(trail.commits)
     changes = [d for d in documents if d.kind == "ChangeRequest"]
     incidents = [d for d in documents if d.kind == "Incident"]
     paths = {id(d): judge.git.relative(d.path) if judge.git else None for d in documents}
@@ -217,7 +231,7 @@ def compute(
         for bucket in count(detected, spec["services"]):
             bucket.restore_hours.append(round(hours, 2))
     library = judge.library
-    judged = records_by_path(records)
+    judged = records_by_path(trail)
     for change in changes:
         spec = change.spec
         start = library.fn_schedule_start(spec["schedule"])
@@ -286,7 +300,9 @@ def _scope_change(judge: Any, plan: Document, path: str | None, zone: str) -> tu
     freeze = plan.spec.get("scopeFreeze")
     if not freeze or judge.git is None or path is None:
         return 0, 0
-    import yaml
+    from pathlib import Path
+
+    from engine.loader import load_text
 
     end = parse_datetime(str(freeze), zone) + timedelta(days=1)
     found = judge.git.history().git.log(
@@ -296,9 +312,12 @@ def _scope_change(judge: Any, plan: Document, path: str | None, zone: str) -> tu
         return 0, 0
     data = judge.git.read(found.strip(), path)
     try:
-        then = yaml.safe_load(data) if data else None
-    except yaml.YAMLError:
-        return 0, 0
+        loaded = load_text(data.decode(), Path(path)) if data else None
+    except UnicodeDecodeError:
+        loaded = None
+    if loaded is None or loaded.problems or len(loaded.documents) != 1:
+        return 0, 0  # unreadable then: nothing to compare with
+    then = loaded.documents[0].data
     if not isinstance(then, dict) or not isinstance(then.get("spec"), dict):
         return 0, 0
     before, after = _scope_items(then["spec"]), _scope_items(plan.spec)
@@ -357,10 +376,10 @@ def _budgets(
             downtime = (spec.get("impact") or {}).get("downtime")
             if downtime:
                 minutes = parse_duration(str(downtime)).total_seconds() / 60
-            elif spec.get("resolvedAt"):
-                minutes = (parse_instant(str(spec["resolvedAt"])) - detected).total_seconds() / 60
-            else:
-                continue
+            else:  # its duration; still open: until now (an open incident uses budget too)
+                resolved = spec.get("resolvedAt")
+                end = parse_instant(str(resolved)) if resolved else max(judge.now, detected)
+                minutes = (end - detected).total_seconds() / 60
             used[key] += minutes
         months: dict[str, dict[str, float]] = {}
         for key, minutes in sorted(used.items()):

@@ -2,10 +2,11 @@
 ``refs/notes/changegate`` on the merge commit, for auditors and for ``changegate verify``.
 
 A record holds the verdict, every rule's outcome, the approvals used, the policy revision and
-digest, the engine (version, CEL backend, tzdata) and its inputs: the request context and a
-digest of each judged document. The inputs digest covers the context, the documents, the
-policy revision and digest and the instant judged, so a record edited after the fact no longer
-matches its own digest.
+digest, the engine (version, CEL backend, tzdata) and its inputs: the request context, the
+config and the files chosen, and a digest of each judged document. The inputs digest covers
+the inputs and the instant judged; the record's own digest covers all of it. Both are plain
+sha256, not signatures: they catch a record edited by hand or by a tool, and ``verify``
+replays the inputs; the notes ref's own history shows a record replaced on purpose.
 
 Writing is idempotent (the same record again changes nothing) and safe when merges land
 together: a rejected push fetches the remote notes, merges them (notes of other commits never
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,7 +27,7 @@ from engine.errors import ChangegateError, UsageError
 from engine.findings import Outcome
 from engine.gitrepo import GitError, GitRepo
 from engine.paths import display_path
-from engine.times import format_instant
+from engine.times import format_instant, parse_instant
 from engine.verdict import API_VERSION, finding_json
 
 NOTES_REF: Final = "refs/notes/changegate"
@@ -53,8 +55,17 @@ def tzdata_version() -> str:
         return "unknown"
 
 
-def build(judge: Any, outcomes: Any, commit: str, policy_revision: str) -> dict[str, Any]:
-    """The record of one judgement (``judge`` a pipeline Judge, ``outcomes`` its result)."""
+def build(
+    judge: Any,
+    outcomes: Any,
+    commit: str,
+    policy_revision: str,
+    *,
+    config: str | None = None,
+    paths: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The record of one judgement (``judge`` a pipeline Judge, ``outcomes`` its result);
+    ``config`` and ``paths`` (from the git root) are what the judgement was given."""
     root = judge.git.root if judge.git is not None else judge.workspace.root
     verdict = outcomes.verdict
 
@@ -112,20 +123,14 @@ def build(judge: Any, outcomes: Any, commit: str, policy_revision: str) -> dict[
     }
     context = {**judge.context.raw, "event": judge.context.event}
     relative = display_path(judge.workspace.root, root)
-    inputs = {
-        "context": context,
-        "documents": documents,
-        "policy": policy,
-        "at": format_instant(verdict.at),
-        "event": verdict.event,
-        "root": relative,
-    }
     pr = judge.context.pull_request
-    return {
+    record = {
         "apiVersion": API_VERSION,
         "kind": "DecisionRecord",
         "commit": commit,
         "root": relative,
+        "config": config,
+        "paths": list(paths),
         "event": verdict.event,
         "at": format_instant(verdict.at),
         "decision": verdict.decision,
@@ -142,8 +147,10 @@ def build(judge: Any, outcomes: Any, commit: str, policy_revision: str) -> dict[
             "tzdata": tzdata_version(),
         },
         "context": context,
-        "inputs": {"digest": digest(inputs)},
     }
+    record["inputs"] = {"digest": inputs_digest(record)}
+    record["digest"] = record_digest(record)
+    return record
 
 
 def _pull_request(pr: Any) -> dict[str, Any] | None:
@@ -158,18 +165,72 @@ def _pull_request(pr: Any) -> dict[str, Any] | None:
     }
 
 
+_INPUTS: Final = ("context", "documents", "policy", "at", "event", "root", "config", "paths")
+
+
 def inputs_digest(record: dict[str, Any]) -> str:
     """The digest the record's own inputs give now (equal to the recorded one unless edited)."""
-    return digest(
-        {
-            "context": record.get("context"),
-            "documents": record.get("documents"),
-            "policy": record.get("policy"),
-            "at": record.get("at"),
-            "event": record.get("event"),
-            "root": record.get("root"),
-        }
-    )
+    return digest({name: record.get(name) for name in _INPUTS})
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """The digest of the whole record but this digest itself."""
+    return digest({name: value for name, value in record.items() if name != "digest"})
+
+
+# what a note must hold to be read as a record: field -> JSON type
+_SHAPE: Final = {
+    "commit": str, "root": str, "event": str, "at": str, "decision": str, "summary": dict,
+    "findings": list, "rules": list, "documents": list, "approvals": list, "policy": dict,
+    "engine": dict, "context": dict, "inputs": dict, "digest": str, "paths": list,
+}  # fmt: skip
+
+
+def problem(record: Any, *, edited: bool = True) -> str | None:
+    """Why a note cannot serve as a decision record, or None. Checks what audit, metrics and
+    verify read, and (``edited``) that the record still matches its own digest."""
+    if not isinstance(record, dict) or record.get("kind") != "DecisionRecord":
+        return "it is not a decision record (kind DecisionRecord)"
+    for name, kind in _SHAPE.items():
+        if not isinstance(record.get(name), kind):
+            return f"{name} is missing or not a JSON {kind.__name__.replace('dict', 'object')}"
+    for name in ("config", "pullRequest"):
+        if record.get(name) is not None and not isinstance(record[name], str | dict):
+            return f"{name} has the wrong type"
+    if record["decision"] not in {"allow", "deny"}:
+        return f"decision is {record['decision']!r}, not allow or deny"
+    for name in ("findings", "rules", "documents", "approvals"):
+        for index, item in enumerate(record[name]):
+            if not isinstance(item, dict):
+                return f"{name}[{index}] is not a JSON object"
+    for index, document in enumerate(record["documents"]):
+        if not isinstance(document.get("path"), str):
+            return f"documents[{index}].path is not a string"
+    times = [("at", record["at"])]
+    times += [(f"approvals[{i}].submittedAt", a.get("submittedAt"))
+              for i, a in enumerate(record["approvals"])]  # fmt: skip
+    for index, approval in enumerate(record["approvals"]):
+        roles = approval.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            return f"approvals[{index}].roles is not a list of strings"
+    pr = record.get("pullRequest")
+    if isinstance(pr, dict):
+        times.append(("pullRequest.createdAt", pr.get("createdAt")))
+    for name, value in times:
+        if value is None and name != "at":
+            continue
+        try:
+            parse_instant(str(value))
+        except ValueError:
+            return f"{name} is not an RFC 3339 time: {value!r}"
+    if not isinstance(record["policy"].get("revision"), str):
+        return "policy.revision is not a string"
+    if edited and record["digest"] != record_digest(record):
+        return (
+            f"it was edited after it was written: it records digest {record['digest'][:19]}, "
+            f"its content gives {record_digest(record)[:19]}"
+        )
+    return None
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -193,61 +254,91 @@ def _git(repo: GitRepo, *args: str, stdin: bytes | None = None, check: bool = Tr
     return result.stdout.decode(errors="replace")
 
 
-def read(repo: GitRepo, commit: str) -> dict[str, Any] | None:
-    """The record on ``commit``, or None; a note that is not a record is an error."""
+def read(repo: GitRepo, commit: str, *, edited: bool = True) -> dict[str, Any] | None:
+    """The record on ``commit``, or None; a note that cannot serve as a record (see
+    ``problem``; ``edited=False`` lets an edited one through, for verify) is an error."""
     try:
         sha = repo.resolve(commit)
     except UsageError:
         raise RecordError(f"{commit!r} is not a commit of {repo.root}") from None
-    text = _git(repo, "notes", f"--ref={NOTES_REF}", "show", sha, check=False)
-    if not text.strip():
+    if not repo.has_ref(NOTES_REF):
         return None
+    found = repo.run("notes", f"--ref={NOTES_REF}", "list", sha, check=False)
+    if found.returncode != 0:
+        return None
+    data = repo.run("cat-file", "blob", found.stdout.decode().strip(), check=False).stdout
+    return _parse(data, sha, edited=edited)
+
+
+def _parse(data: bytes, sha: str, *, edited: bool = True) -> dict[str, Any]:
     try:
-        record = json.loads(text)
+        record = json.loads(data)
     except ValueError:
-        raise RecordError(f"the note on {sha[:12]} under {NOTES_REF} is not JSON") from None
-    if not isinstance(record, dict) or record.get("kind") != "DecisionRecord":
-        raise RecordError(f"the note on {sha[:12]} under {NOTES_REF} is not a decision record")
-    return record
+        record = None
+        why: str | None = "it is not JSON"
+    else:
+        why = problem(record, edited=edited)
+    if why is not None or record is None:
+        raise RecordError(
+            f"the note on {sha[:12]} under {NOTES_REF} cannot be read as a decision record: "
+            f"{why}. Record the decision again with changegate record {sha[:12]} --replace"
+        )
+    if record["commit"] != sha:
+        raise RecordError(
+            f"the note on {sha[:12]} under {NOTES_REF} is the record of another commit "
+            f"({str(record['commit'])[:12]}): it was copied"
+        )
+    return dict(record)
 
 
-def all_records(repo: GitRepo) -> dict[str, dict[str, Any]]:
-    """commit sha -> record, for every note under the ref (unreadable notes are skipped and
-    reported by audit as missing records)."""
-    listing = _git(repo, "notes", f"--ref={NOTES_REF}", "list", check=False)
-    pairs = [line.split() for line in listing.splitlines() if line.strip()]
+def all_records(repo: GitRepo) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Every note under the ref: (commit sha -> record, commit sha -> why its note cannot be
+    read as one). Audit flags the unreadable ones."""
+    records: dict[str, dict[str, Any]] = {}
+    unreadable: dict[str, str] = {}
+    if not repo.has_ref(NOTES_REF):
+        return records, unreadable
+    listing = repo.run("notes", f"--ref={NOTES_REF}", "list", check=False).stdout.decode()
+    pairs = [line.split() for line in listing.splitlines() if len(line.split()) == 2]
     if not pairs:
-        return {}
+        return records, unreadable
     blobs = "".join(f"{note}\n" for note, _ in pairs).encode()
     output = repo.run("cat-file", "--batch", stdin=blobs, timeout=300).stdout
-    records: dict[str, dict[str, Any]] = {}
     position = 0
     for _, commit in pairs:
         header_end = output.index(b"\n", position)
-        size = int(output[position:header_end].split()[2])
+        header = output[position:header_end].split()
+        if len(header) != 3:  # "<object> missing": the notes tree names a blob that is gone
+            unreadable[commit] = "its note's content is missing from the repository"
+            position = header_end + 1
+            continue
+        size = int(header[2])
         body = output[header_end + 1 : header_end + 1 + size]
         position = header_end + 1 + size + 1
         try:
-            record = json.loads(body)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("kind") == "DecisionRecord":
-            records[commit] = record
-    return records
+            records[commit] = _parse(body, commit)
+        except RecordError as error:
+            unreadable[commit] = str(error)
+    return records, unreadable
 
 
 def write(repo: GitRepo, commit: str, record: dict[str, Any], *, replace: bool = False) -> str:
     """Attach ``record`` to ``commit``. Returns "written", "unchanged" (the same inputs and
     decision were recorded already) or "replaced"; a different record is kept unless
     ``replace``."""
-    existing = read(repo, commit)
+    try:
+        existing = read(repo, commit)
+    except RecordError:
+        if not replace:
+            raise
+        existing = {}  # a broken note, replaced on request
     if existing is not None:
-        if existing.get("inputs") == record["inputs"] and existing.get("rules") == record["rules"]:
+        if existing and _without_engine(existing) == _without_engine(record):
             return "unchanged"
         if not replace:
             raise RecordError(
                 f"{commit[:12]} already has a different decision record (inputs "
-                f"{existing.get('inputs', {}).get('digest', '?')[:19]}): pass --replace to "
+                f"{existing['inputs'].get('digest', '?')[:19]}): pass --replace to "
                 "replace it (the notes history keeps the old one)"
             )
     _git(
@@ -264,10 +355,14 @@ def write(repo: GitRepo, commit: str, record: dict[str, Any], *, replace: bool =
     return "replaced" if existing is not None else "written"
 
 
+def _without_engine(record: dict[str, Any]) -> dict[str, Any]:
+    """A record but what only says which changegate wrote it."""
+    return {k: v for k, v in record.items() if k not in {"engine", "digest"}}
+
+
 def fetch(repo: GitRepo, remote: str) -> bool:
     """Bring the remote's notes in (merged with ours); False if the remote has none yet."""
-    result = _git(repo, "fetch", "--quiet", remote, f"+{NOTES_REF}:{INCOMING_REF}", check=False)
-    del result
+    _git(repo, "fetch", "--quiet", remote, f"+{NOTES_REF}:{INCOMING_REF}", check=False)
     if not repo.has_ref(INCOMING_REF):
         return False
     if not repo.has_ref(NOTES_REF):
@@ -294,10 +389,11 @@ def push(repo: GitRepo, remote: str) -> int:
             and "non-fast-forward" not in error
             and "fetch first" not in error
         ):
-            lines = error.strip().splitlines()
+            lines = [line for line in error.splitlines() if line.strip()]
+            said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines
             raise RecordError(
-                f"git push {remote} {NOTES_REF}: {lines[-1] if lines else 'failed'} (the token "
-                "needs contents: write)"
+                f"git push {remote} {NOTES_REF} failed: {' '.join(said) or 'no reason given'} "
+                "(a remote that exists and a token with contents: write are needed)"
             )
         fetch(repo, remote)
     raise RecordError(f"git push {remote} {NOTES_REF}: still rejected after {PUSH_ATTEMPTS} tries")
@@ -322,6 +418,7 @@ def judge_commit(
     from engine.context import parse_context
     from engine.pipeline import Judge, Options
 
+    revision = repo.resolve(policies_from)  # named as given, not inside the worktree
     with repo.worktree(commit) as tree:
         folder = tree / root
         options = Options(
@@ -329,8 +426,9 @@ def judge_commit(
             repo=folder,
             config_file=tree / config_file if config_file else None,
             paths=tuple(tree / p for p in paths),
-            policies_from=policies_from,
+            policies_from=revision,
             backend=backend,
+            jobs=1,  # one process: the record lists the documents judged
         )
         with Judge(options) as judge:
             problems = judge.workspace.schemas.context_errors(context)
@@ -338,7 +436,16 @@ def judge_commit(
                 raise RecordError(f"the request context is invalid: {problems[0].message}")
             judge.context = parse_context(context)
             outcomes = judge.judge()
-            return build(judge, outcomes, commit, repo.resolve(policies_from))
+            return build(
+                judge, outcomes, commit, revision, config=config_file, paths=paths
+            )  # fmt: skip
+
+
+def merged_at(repo: GitRepo, commit: str) -> datetime:
+    """When ``commit`` reached its branch (its committer date): the instant a record judges,
+    so that recording again, later or elsewhere, gives the same record."""
+    shown = repo.run("show", "-s", "--format=%cI", commit).stdout.decode().strip()
+    return datetime.fromisoformat(shown)
 
 
 def first_parent(repo: GitRepo, commit: str) -> str | None:

@@ -59,7 +59,7 @@ def test_audit_flags_every_planted_bypass_and_no_clean_change(trail: Trail) -> N
             "audit/direct-push", "audit/no-decision-record", "audit/denied-decision",
             "audit/edited-after-approval", "audit/post-review", "audit/inside-freeze",
             "audit/lead-time", "audit/expired-waiver",
-        ], 1),
+        ], 1) | {"audit/unreadable-record": 0},
     }  # fmt: skip
     evidence = {f["rule"]: f["message"] for f in data["flags"]}
     assert "by Mallory changed releases/checkout-v1.1.0.yaml" in evidence["audit/direct-push"]
@@ -359,3 +359,134 @@ def test_the_html_report_shows_bidi_controls_and_markup_as_written(tmp_path: Pat
     assert "ChangeRequest CHG-&lt;U+202E&gt;1-GNL" in page
     assert "pushed by &lt;b&gt;mallory&lt;/b&gt;&lt;U+2066&gt;" in page
     assert not re.search("[\u202a-\u202e\u2066-\u2069]", page)
+
+
+def _note(repo: GitRepo, commit: str, text: str) -> None:
+    repo.run("notes", f"--ref={NOTES_REF}", "add", "-f", "-m", text, commit)
+
+
+def test_an_edited_derived_field_is_caught_by_verify_and_by_audit(trail: Trail, copy: Path) -> None:
+    """The pull request's creation feeds the lead-time flag: moving it back a week must not
+    quietly clear the flag. verify names the field; audit refuses the record."""
+    repo = GitRepo(copy)
+    commit = trail.merges[19]
+    record = read(repo, commit)
+    assert record is not None
+    record["pullRequest"]["createdAt"] = "2024-02-10T09:00:00Z"
+    _note(repo, commit, json.dumps(record))
+    code, out = run("--repo", copy, "verify", commit)
+    assert code == 1, out
+    assert "digest: the record no longer matches its own digest" in out
+    assert "pullRequest.createdAt: recorded '2024-02-10T09:00:00Z', replayed '" in out
+    data = json.loads(run("--repo", copy, "audit", "--at", AUDIT_AT, "--format", "json")[1])
+    flags = {(f["rule"], f["commit"]) for f in data["flags"]}
+    assert ("audit/unreadable-record", commit) in flags
+    assert any(rule == "audit/lead-time" for rule, _ in flags)  # still judged without it
+    [unreadable] = [f for f in data["flags"] if f["rule"] == "audit/unreadable-record"]
+    assert "edited after it was written" in unreadable["message"]
+
+
+def test_a_note_that_is_not_a_record_is_flagged_and_can_be_replaced(
+    trail: Trail, copy: Path
+) -> None:
+    repo = GitRepo(copy)
+    commit = trail.merges[15]
+    for garbage in ("garbage", '{"kind": "DecisionRecord", "decision": "deny", "findings": [1]}'):
+        _note(repo, commit, garbage)
+        code, out = run("--repo", copy, "audit", "--at", AUDIT_AT)
+        assert code == 1, out
+        assert f"audit/unreadable-record: {commit[:12]}" in out
+        assert "Record the decision again with changegate record" in out
+        code, out = run("--repo", copy, "verify", commit)
+        assert code == 1, out
+        assert "cannot be read as a decision record" in out
+    context = trail.root.parent / "context-15.json"
+    code, out = run("--repo", copy, "record", commit, "--context", context)
+    assert code == 2, out  # never overwritten unasked
+    code, out = run("--repo", copy, "record", commit, "--context", context, "--replace")
+    assert (code, out.split(" ")[0]) == (0, "replaced"), out
+    assert run("--repo", copy, "verify", commit)[0] == 0
+
+
+def test_recording_again_without_at_judges_the_merge_as_merged(trail: Trail, copy: Path) -> None:
+    """A record judges the instant its commit was merged, not the clock: recording again later
+    (a re-run job) gives the same record."""
+    context = trail.root.parent / "context-15.json"
+    code, out = run("--repo", copy, "record", trail.merges[15], "--context", context)
+    assert code == 0, out
+    assert out.startswith("unchanged the decision")
+
+
+def test_a_record_is_evidence_only_for_what_its_commit_changed(trail: Trail, copy: Path) -> None:
+    """A merge that only added an incident, recorded with a context that judged every
+    document and carries a CAB approval, must not count as CHG-106's post-review nor move
+    CHG-107's submission."""
+    repo = GitRepo(copy)
+    git("checkout", "-q", "-b", "pr-30", cwd=copy)
+    (copy / "incidents").mkdir(exist_ok=True)
+    shutil.copy(copy / "changes" / "CHG-101.yaml", copy / "incidents" / "notes.txt")
+    git("add", "-A", cwd=copy)
+    git("commit", "-q", "-m", "Work for #30", cwd=copy)
+    git("checkout", "-q", "main", cwd=copy)
+    git("merge", "-q", "--no-ff", "pr-30", "-m", "Merge pull request #30 from acme/pr-30",
+        cwd=copy)  # fmt: skip
+    head = repo.resolve("HEAD")
+    context = copy.parent / "everything.json"
+    context.write_text(json.dumps({
+        "event": "merge",
+        "pullRequest": {"number": 30, "author": "dave", "headSha": head, "baseSha": head,
+                        "createdAt": "2024-02-10T09:00:00Z"},
+        "reviews": [{"id": 3001, "user": "carol", "state": "APPROVED", "commit": head,
+                     "submittedAt": "2024-03-01T09:00:00Z"}],
+    }))  # fmt: skip
+    code, out = run("--repo", copy, "record", "HEAD", "--context", context)
+    assert code == 0, out
+    rules = {f["rule"] for f in json.loads(run("--repo", copy, "audit", "--at", AUDIT_AT,
+                                                   "--format", "json")[1])["flags"]}  # fmt: skip
+    assert {"audit/post-review", "audit/lead-time"} <= rules
+
+
+def test_a_period_is_applied_to_the_whole_history_not_handed_to_git(trail: Trail) -> None:
+    """git log --since stops at the first commit out of date order, and a walk cut at the
+    period's start forgets the approvals before it: neither may change what is flagged."""
+    whole = {(f["rule"], f["commit"]) for f in audit_json(trail)["flags"]}
+    for since, until in (("2024-02-11", None), ("2024-01-01", "2024-02-15"), ("2024-03-01", None)):
+        extra = ["--since", since] + (["--until", until] if until else [])
+        data = audit_json(trail, *extra)
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(until).replace(tzinfo=UTC) if until else None
+        expected = {
+            (f["rule"], f["commit"])
+            for f in audit_json(trail)["flags"]
+            if f["at"] and (f["rule"] == "audit/expired-waiver" or start <= datetime.fromisoformat(
+                f["at"].replace("Z", "+00:00")))
+            and (end is None or datetime.fromisoformat(f["at"].replace("Z", "+00:00")) < end)
+        }  # fmt: skip
+        assert {(f["rule"], f["commit"]) for f in data["flags"]} == expected, (since, until)
+        assert expected <= whole
+    assert ("audit/edited-after-approval", trail.merges[16]) in {
+        (f["rule"], f["commit"]) for f in audit_json(trail, "--since", "2024-02-11")["flags"]
+    }
+
+
+def test_a_shallow_clone_is_refused_rather_than_audited_short(trail: Trail, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    git("clone", "--quiet", "--depth", "1", trail.root.as_uri(), shallow, cwd=tmp_path)
+    code, out = run("--repo", shallow, "audit", "--at", AUDIT_AT)
+    assert code == 2, out
+    assert "is a shallow clone" in out
+    assert "fetch-depth: 0" in out
+    full = tmp_path / "full"
+    git("clone", "--quiet", trail.root.as_uri(), full, cwd=tmp_path)  # no notes fetched
+    code, out = run("--repo", full, "audit", "--at", AUDIT_AT)
+    assert "warning: there is no refs/notes/changegate here" in out
+
+
+def test_dates_of_a_period_start_at_midnight_in_the_config_zone() -> None:
+    from engine.history import parse_period
+
+    since, until = parse_period("2024-02-01", "2024-03-01T00:00:00Z", "Europe/Berlin")
+    assert since == datetime(2024, 1, 31, 23, tzinfo=UTC)
+    assert until == datetime(2024, 3, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="until must be after since"):
+        parse_period("2024-03-01", "2024-02-01", "UTC")

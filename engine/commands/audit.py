@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import os
+import sys
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -32,56 +33,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, ("text", "json", "csv", "html"))
 
 
-def period(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
-    from engine.times import parse_datetime
-
-    def read(flag: str, text: str | None) -> datetime | None:
-        if text is None:
-            return None
-        try:
-            return parse_datetime(text, "UTC")
-        except ValueError:
-            raise UsageError(
-                f"{flag} {text!r}: give a date (2024-01-01) or an RFC 3339 time"
-            ) from None
-
-    since, until = read("--since", args.since), read("--until", args.until)
-    if since and until and until <= since:
-        raise UsageError("--until must be after --since")
-    return since, until
-
-
-def history(args: argparse.Namespace) -> tuple[Any, list[Any], dict[str, Any], Any]:
-    """The judge (documents now), the walked commits, the records, and the period."""
-    from engine import records
+def history(args: argparse.Namespace) -> tuple[Any, Any, tuple[datetime | None, datetime | None]]:
+    """The judge (documents now), the trail, and the period (read in the config's zone)."""
     from engine.commands.record import locate
-    from engine.history import walk
+    from engine.history import load, parse_period
     from engine.pipeline import Judge, Options
 
     repo, root = locate(args.repo)
-    since, until = period(args)
     judge = Judge(Options(now=args.now, repo=args.repo, config_file=args.config))
-    prefix = "" if root == "." else root.rstrip("/") + "/"
+    try:
+        try:
+            period = parse_period(
+                args.since, args.until, judge.config.timezone, ("--since", "--until")
+            )
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        prefix = "" if root == "." else root.rstrip("/") + "/"
 
-    def governed(path: str) -> bool:
-        return path.startswith(prefix) and judge.governed(path[len(prefix) :])
+        def governed(path: str) -> bool:
+            return path.startswith(prefix) and judge.governed(path[len(prefix) :])
 
-    commits = walk(repo, ref=repo.resolve(args.ref), since=since, until=until, keep=governed)
-    return judge, commits, records.all_records(repo), (since, until)
+        trail = load(repo, governed, ref=args.ref)
+    except BaseException:
+        judge.close()
+        raise
+    for warning in trail.warnings:
+        print(f"changegate: warning: {warning}", file=sys.stderr)
+    return judge, trail, period
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.audit import audit
 
-    judge, commits, found, (since, until) = history(args)
+    judge, trail, (since, until) = history(args)
     with judge:
         deployments = _deployments(args) if args.github_repo else []
-        result = audit(judge, commits, found, since=since, until=until, deployments=deployments)
+        result = audit(judge, trail, since=since, until=until, deployments=deployments)
         metrics = None
         if args.format == "html":
             from engine.metrics import compute
 
-            metrics = compute(judge, commits, found, since=since, until=until)
+            metrics = compute(judge, trail, since=since, until=until)
     with opened(args) as out:
         if args.format == "json":
             json.dump(result.as_json(), out, indent=2)

@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.metrics import compute
 
-    judge, commits, found, (since, until) = history(args)
+    judge, trail, (since, until) = history(args)
     with judge:
-        result = compute(judge, commits, found, since=since, until=until)
+        result = compute(judge, trail, since=since, until=until)
         with opened(args) as out:
             if args.format == "json":
                 json.dump(result.as_json(), out, indent=2)

@@ -16,7 +16,9 @@ HELP = "record the decision on a merged commit as a git note (refs/notes/changeg
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("commit", nargs="?", default="HEAD", help="the merge commit (HEAD)")
     parser.add_argument("--context", type=Path, metavar="FILE", help="request context (YAML/JSON)")
-    parser.add_argument("--at", metavar="TIME", help="judge as of this RFC 3339 time (now)")
+    parser.add_argument(
+        "--at", metavar="TIME", help="judge as of this RFC 3339 time (when the commit was merged)"
+    )
     parser.add_argument(
         "--policies-from",
         metavar="REF",
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.context is not None:
         context = dict(load_context(args.context, SchemaSet().context_errors).raw)
     parse_context(context)  # schema-checked above; a value now
+    at = args.now if args.at else records.merged_at(repo, commit)
     if args.push:
         records.fetch(repo, args.push)
     record = records.judge_commit(
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         commit,
         root=root,
         context=context,
-        at=args.now,
+        at=at,
         policies_from=policies,
         config_file=_relative(repo, args.config),
     )
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 f"({plural(len(record['rules']), 'rule outcome')}, "
                 f"{plural(len(record['documents']), 'document')}, "
                 f"{plural(len(record['approvals']), 'approval')}; policies of {policies[:12]}, "
-                f"judged at {format_instant(args.now)}) under {records.NOTES_REF}"
+                f"judged at {format_instant(at)}) under {records.NOTES_REF}"
                 + _pushed(args.push, attempts)
                 + "\n"
             )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from engine.commands.output import add_output, opened
 from engine.errors import EXIT_DENIED, EXIT_OK
@@ -24,93 +25,92 @@ def run(args: argparse.Namespace) -> int:
 
     repo, _ = locate(args.repo)
     commit = repo.resolve(args.commit)
-    record = records.read(repo, commit)
-    if record is None:
+    differences: list[str] = []
+    replayed = None
+    try:
+        record = records.read(repo, commit, edited=False)  # an edited one is compared below
+    except records.RecordError as error:
+        record, differences = None, [str(error)]
+    if record is None and not differences:
         with opened(args) as out:
             out.write(f"{commit[:12]} has no decision record under {records.NOTES_REF}\n")
         return EXIT_DENIED
-    differences: list[str] = []
-    own = records.inputs_digest(record)
-    try:
-        replayed = records.judge_commit(
-            repo,
-            commit,
-            root=str(record.get("root") or "."),
-            context=record.get("context") or {"event": record.get("event", "merge")},
-            at=parse_instant(str(record["at"])),
-            policies_from=str(record["policy"]["revision"]),
-            backend=_backend(record),
-            paths=() if _has_files(record) else tuple(d["path"] for d in record["documents"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        differences.append(f"the record cannot be replayed: {type(error).__name__}: {error}")
-        replayed = None
-    if replayed is not None:
-        differences += compare(record, replayed)
+    if record is not None:
+        try:
+            replayed = records.judge_commit(
+                repo,
+                commit,
+                root=record["root"],
+                context=record["context"],
+                at=parse_instant(record["at"]),
+                policies_from=record["policy"]["revision"],
+                config_file=record.get("config"),
+                backend=_backend(record),
+                paths=tuple(str(p) for p in record["paths"]),
+            )
+        except records.RecordError as error:
+            differences.append(f"the record cannot be replayed: {error}")
+        else:
+            differences += compare(record, replayed)
     with opened(args) as out:
         if args.format == "json":
             data = {"commit": commit, "same": not differences, "differences": differences}
             json.dump(data, out, indent=2)
             out.write("\n")
-        elif differences:
+        elif differences or record is None:
             out.write(f"✗ the record on {commit[:12]} does not replay to the same decision:\n")
             out.writelines(f"  - {d}\n" for d in differences)
         else:
             out.write(
                 f"✓ the record on {commit[:12]} replays to the same decision: "
                 f"{record['decision']}, {plural(len(record['rules']), 'rule outcome')}, "
-                f"{plural(len(record['approvals']), 'approval')}, inputs {_short(own)}\n"
+                f"{plural(len(record['approvals']), 'approval')}, inputs "
+                f"{_short(record['inputs']['digest'])}\n"
             )
     return EXIT_DENIED if differences else EXIT_OK
 
 
+_Item = Callable[[dict[str, Any]], Any]
+# lists whose items have an identity: name -> (the key of an item, what an absent one shows)
+_KEYED: Final[dict[str, tuple[_Item, _Item]]] = {
+    "rules": (lambda r: f"{r.get('rule')} on {r.get('kind')} {r.get('name')}",
+              lambda r: r.get("outcome")),
+    "documents": (lambda d: str(d.get("path")), lambda d: d.get("sha256")),
+    "approvals": (lambda a: f"{a.get('user')} (review {a.get('reviewId') or 'without an id'})",
+                  lambda a: ",".join(a.get("roles") or [])),
+}  # fmt: skip
+_ABSENT: Final = object()
+
+
 def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
-    """What differs between a record and its replay, one sentence per field."""
-    from engine.records import inputs_digest
+    """What differs between a record and its replay, one sentence per field: every field but
+    the engine's version and the digests, which are checked against the record itself."""
+    from engine.records import inputs_digest, record_digest
 
     out: list[str] = []
-    stored, own = recorded.get("inputs", {}).get("digest"), inputs_digest(recorded)
+    stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)
     if own != stored:
         out.append(
             f"inputs.digest: the recorded inputs no longer match the recorded digest (recorded "
             f"{_short(stored)}, the inputs give {_short(own)}): the record was edited after it "
             "was written"
         )
-    for field in ("decision", "event", "at", "root"):
-        if recorded.get(field) != replayed.get(field):
-            out.append(
-                f"{field}: recorded {recorded.get(field)!r}, replayed {replayed.get(field)!r}"
-            )
-    for key in ("documents", "failed", "warnings", "errors", "waived", "rules"):
-        a, b = recorded.get("summary", {}).get(key), replayed["summary"].get(key)
-        if key != "documents" and key != "rules" and a != b:
-            out.append(f"summary.{key}: recorded {a}, replayed {b}")
-    out += _keyed(
-        "rules", recorded.get("rules", []), replayed["rules"],
-        key=lambda r: f"{r.get('rule')} on {r.get('kind')} {r.get('name')}",
-        value=lambda r: r.get("outcome"),
-    )  # fmt: skip
-    out += _keyed(
-        "documents", recorded.get("documents", []), replayed["documents"],
-        key=lambda d: str(d.get("path")), value=lambda d: d.get("sha256"),
-    )  # fmt: skip
-    out += _keyed(
-        "approvals", recorded.get("approvals", []), replayed["approvals"],
-        key=lambda a: f"{a.get('user')} (review {a.get('reviewId') or 'without an id'})",
-        value=lambda a: ",".join(a.get("roles") or []),
-    )  # fmt: skip
-    if recorded.get("policy", {}).get("digest") != replayed["policy"]["digest"]:
+    whole = record_digest(recorded)
+    if whole != recorded["digest"]:
         out.append(
-            f"policy.digest: recorded {_short(recorded.get('policy', {}).get('digest'))}, the "
-            f"policies at {str(replayed['policy']['revision'])[:12]} give "
-            f"{_short(replayed['policy']['digest'])}"
+            f"digest: the record no longer matches its own digest (recorded "
+            f"{_short(recorded['digest'])}, its content gives {_short(whole)}): it was edited "
+            "after it was written"
         )
+    skipped = {"engine", "digest", "inputs"}
+    for name in sorted((set(recorded) | set(replayed)) - skipped):
+        out += _diff(name, recorded.get(name, _ABSENT), replayed.get(name, _ABSENT))
     if stored != replayed["inputs"]["digest"] and own == stored:
         out.append(
-            f"inputs.digest: recorded {_short(recorded.get('inputs', {}).get('digest'))}, "
-            f"replayed {_short(replayed['inputs']['digest'])}"
+            f"inputs.digest: recorded {_short(stored)}, replayed "
+            f"{_short(replayed['inputs']['digest'])}"
         )
-    engine = recorded.get("engine", {})
+    engine = recorded["engine"]
     if out and engine.get("version") != replayed["engine"]["version"]:
         out.append(
             f"(recorded with changegate {engine.get('version')}, replayed with "
@@ -119,24 +119,45 @@ def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
     return out
 
 
-def _keyed(
-    name: str,
-    recorded: list[dict[str, Any]],
-    replayed: list[dict[str, Any]],
-    *,
-    key: Any,
-    value: Any,
-) -> list[str]:
-    before = {key(item): value(item) for item in recorded if isinstance(item, dict)}
-    after = {key(item): value(item) for item in replayed}
-    out = []
-    for item in sorted(set(before) | set(after)):
-        if before.get(item) != after.get(item):
-            out.append(
-                f"{name}: {item}: recorded {before.get(item, '(absent)')}, "
-                f"replayed {after.get(item, '(absent)')}"
-            )
-    return out
+def _diff(path: str, recorded: Any, replayed: Any) -> list[str]:
+    if recorded == replayed:
+        return []
+    if path in _KEYED and isinstance(recorded, list) and isinstance(replayed, list):
+        key, shown = _KEYED[path]
+        before = {key(i): i for i in recorded if isinstance(i, dict)}
+        after = {key(i): i for i in replayed if isinstance(i, dict)}
+        out = []
+        for item in sorted(set(before) | set(after)):
+            if item in before and item in after:
+                out += _diff(f"{path}: {item}:", before[item], after[item])
+            elif before.get(item) != after.get(item):
+                a = shown(before[item]) if item in before else "(absent)"
+                b = shown(after[item]) if item in after else "(absent)"
+                out.append(f"{path}: {item}: recorded {a}, replayed {b}")
+        return out
+    if isinstance(recorded, dict) and isinstance(replayed, dict):
+        # a field of a keyed item reads "approvals: carol (review 9): submittedAt"
+        joined = path + " " if path.endswith(":") else path + "."
+        out = []
+        for name in sorted(set(recorded) | set(replayed)):
+            out += _diff(joined + name, recorded.get(name, _ABSENT), replayed.get(name, _ABSENT))
+        return out
+    if isinstance(recorded, list) and isinstance(replayed, list):
+        out = []
+        if len(recorded) != len(replayed):
+            out.append(f"{path}: recorded {len(recorded)} items, replayed {len(replayed)}")
+        for index, (a, b) in enumerate(zip(recorded, replayed, strict=False)):
+            out += _diff(f"{path}[{index}]", a, b)
+        return out
+    return [f"{path}: recorded {_show(recorded)}, replayed {_show(replayed)}"]
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return _short(value)
+    return repr(value) if isinstance(value, str) else json.dumps(value)
 
 
 def _short(value: Any) -> str:
@@ -147,10 +168,5 @@ def _short(value: Any) -> str:
 def _backend(record: dict[str, Any]) -> str | None:
     from engine import cel
 
-    backend = record.get("engine", {}).get("celBackend")
+    backend = record["engine"].get("celBackend")
     return backend if backend in cel.available() else None
-
-
-def _has_files(record: dict[str, Any]) -> bool:
-    pr = (record.get("context") or {}).get("pullRequest") or {}
-    return "changedFiles" in pr
