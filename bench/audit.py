@@ -59,34 +59,40 @@ spec:
 """
 
 
-def record(commit_mark: int, path: str, at: datetime, number: int) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "changegate/v1",
-            "kind": "DecisionRecord",
-            "commit": f":{commit_mark}",
-            "event": "merge",
-            "at": f"{at:%Y-%m-%dT%H:%M:%SZ}",
-            "decision": "allow",
-            "documents": [
-                {"kind": "ChangeRequest", "name": None, "path": path, "sha256": "0" * 64}
-            ],
-            "approvals": [
-                {
-                    "user": "bob",
-                    "roles": ["cab"],
-                    "reviewId": number,
-                    "submittedAt": f"{at - timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}",
-                }
-            ],
-            "pullRequest": {
-                "number": number,
-                "createdAt": f"{at - timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}",
-            },
-            "findings": [],
-            "rules": [],
-        }
-    )
+def record(commit: str, path: str, at: datetime, number: int) -> str:
+    """A decision record of the shape ``changegate record`` writes, with both digests right
+    (audit reads only well-formed, unedited records)."""
+    from engine.records import inputs_digest, record_digest
+
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    body: dict[str, object] = {
+        "apiVersion": "changegate/v1",
+        "kind": "DecisionRecord",
+        "commit": commit,
+        "root": ".",
+        "config": None,
+        "paths": [],
+        "event": "merge",
+        "at": f"{at:{stamp}}",
+        "decision": "allow",
+        "summary": {"documents": 1, "rules": 0, "failed": 0, "warnings": 0, "errors": 0,
+                    "waived": 0},
+        "documents": [{"kind": "ChangeRequest", "name": None, "path": path, "sha256": "0" * 64}],
+        "approvals": [
+            {"user": "bob", "roles": ["cab"], "reviewId": number, "commit": commit,
+             "submittedAt": f"{at - timedelta(hours=2):{stamp}}"}
+        ],
+        "pullRequest": {"number": number, "author": "alice", "headSha": commit,
+                        "baseSha": commit, "createdAt": f"{at - timedelta(days=1):{stamp}}"},
+        "policy": {"revision": commit, "digest": "sha256:" + "0" * 64},
+        "engine": {"version": "bench", "celBackend": "cel-expr-python", "tzdata": "bench"},
+        "context": {"event": "merge"},
+        "findings": [],
+        "rules": [],
+    }  # fmt: skip
+    body["inputs"] = {"digest": inputs_digest(body)}
+    body["digest"] = record_digest(body)
+    return json.dumps(body)
 
 
 def generate(commits: int, out: Path, seed: int = 11) -> Path:
@@ -127,19 +133,26 @@ def generate(commits: int, out: Path, seed: int = 11) -> Path:
         cr = int(path[-10:-5])
         stream.append(f"M 100644 inline {path}\n".encode())
         data(change(cr, when + timedelta(days=7), status))
-    # the decision records, as notes of the pull request commits
-    stream.append(b"commit refs/notes/changegate\n")
+    subprocess.run(
+        ["git", "-C", str(out), "fast-import", "--quiet"], input=b"".join(stream), check=True
+    )
+    subprocess.run(["git", "-C", str(out), "checkout", "--quiet", "main"], check=True)
+    # the decision records, as notes of the pull request commits (they name their commit)
+    shas = subprocess.run(
+        ["git", "-C", str(out), "rev-list", "--reverse", "main"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    stream = [b"commit refs/notes/changegate\n"]
     stream.append(b"committer changegate <changegate@example.com> 1700000000 +0000\n")
     data("Decision records")
     for index in range(1, commits):
         if rng.random() < 0.9:
             when = start + timedelta(hours=2 * index)
-            stream.append(f"N inline :{index + 1}\n".encode())
-            data(record(index + 1, f"changes/CHG-{index + 1:05d}.yaml", when, index + 1))
+            stream.append(f"N inline {shas[index]}\n".encode())
+            data(record(shas[index], f"changes/CHG-{index + 1:05d}.yaml", when, index + 1))
     subprocess.run(
         ["git", "-C", str(out), "fast-import", "--quiet"], input=b"".join(stream), check=True
     )
-    subprocess.run(["git", "-C", str(out), "checkout", "--quiet", "main"], check=True)
     return out
 
 

@@ -373,7 +373,7 @@ def _freezes(
             moment = parse_instant(str(spec["releasedAt"]))
             services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
             target = Target(spec.get("environment", "production"), services, None)
-            for occurrence in calendar.active(moment, target)[0]:
+            for occurrence in _unpassed(judge, documents, moment, target):
                 flags.append(
                     Flag(
                         "audit/inside-freeze",
@@ -412,7 +412,7 @@ def _freezes(
         moment = parse_instant(str(deployment["createdAt"]))
         service = deployment.get("service")
         target = Target(deployment["environment"], (service,) if service else ("*",), None)
-        for occurrence in calendar.active(moment, target)[0]:
+        for occurrence in _unpassed(judge, documents, moment, target):
             flags.append(
                 Flag(
                     "audit/inside-freeze",
@@ -427,6 +427,38 @@ def _freezes(
                 )
             )
     return flags
+
+
+def _unpassed(judge: Any, documents: list[Document], moment: datetime, target: Any) -> list[Any]:
+    """The freezes active at ``moment`` for the target that no change request passed, as the
+    gate lets them: a hard one yields to an emergency change, a soft one to a change asking for
+    it (spec.freezeException; its approvals were the pull request's to check), in either case
+    a change of that environment and a service of the target scheduled over the moment."""
+    library = judge.library
+    services = set(target.services)
+    covering = []
+    for change in documents:
+        spec = change.spec
+        if (
+            change.kind != "ChangeRequest"
+            or spec.get("environment") != target.environment
+            or spec.get("status") == "cancelled"
+            or not ("*" in services or services & set(spec.get("services", ())))
+        ):
+            continue
+        start = library.fn_schedule_start(spec["schedule"])
+        if start <= moment < library.fn_schedule_end(spec["schedule"]):
+            covering.append(spec)
+    return [
+        occurrence
+        for occurrence in library.calendar.active(moment, target)[0]
+        if not any(
+            spec.get("type") == "emergency"
+            if occurrence.window.level == "hard"
+            else (spec.get("freezeException") or {}).get("window") == occurrence.window.name
+            for spec in covering
+        )
+    ]
 
 
 def _lead_times(

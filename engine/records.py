@@ -29,6 +29,7 @@ from engine.gitrepo import GitError, GitRepo
 from engine.paths import display_path
 from engine.times import format_instant, parse_instant
 from engine.verdict import API_VERSION, finding_json
+from engine.zones import TZDATA_VERSION
 
 NOTES_REF: Final = "refs/notes/changegate"
 INCOMING_REF: Final = "refs/notes/changegate-incoming"
@@ -44,15 +45,6 @@ def digest(value: Any) -> str:
     """sha256 of a JSON value in canonical form (sorted keys, no spaces)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def tzdata_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tzdata")
-    except PackageNotFoundError:  # pragma: no cover - a dependency of changegate
-        return "unknown"
 
 
 def build(
@@ -144,7 +136,7 @@ def build(
         "engine": {
             "version": __version__,
             "celBackend": verdict.backend,
-            "tzdata": tzdata_version(),
+            "tzdata": TZDATA_VERSION,  # the IANA release the windows were expanded with
         },
         "context": context,
     }
@@ -186,6 +178,9 @@ _SHAPE: Final = {
 }  # fmt: skip
 
 
+_JSON_TYPES: Final = {str: "string", dict: "object", list: "array"}
+
+
 def problem(record: Any, *, edited: bool = True) -> str | None:
     """Why a note cannot serve as a decision record, or None. Checks what audit, metrics and
     verify read, and (``edited``) that the record still matches its own digest."""
@@ -193,7 +188,7 @@ def problem(record: Any, *, edited: bool = True) -> str | None:
         return "it is not a decision record (kind DecisionRecord)"
     for name, kind in _SHAPE.items():
         if not isinstance(record.get(name), kind):
-            return f"{name} is missing or not a JSON {kind.__name__.replace('dict', 'object')}"
+            return f"{name} is missing or not a JSON {_JSON_TYPES[kind]}"
     for name in ("config", "pullRequest"):
         if record.get(name) is not None and not isinstance(record[name], str | dict):
             return f"{name} has the wrong type"

@@ -316,6 +316,9 @@ def test_text_output_of_audit_and_metrics(trail: Trail) -> None:
     assert "  2024-01: target 99.9%, allowed 44.6 min, used 30.0 min, remaining 14.6 min" in out
     code, out = run("--repo", trail.root, "audit", "--since", "someday")
     assert (code, "--since 'someday': give a date" in out) == (2, True)
+    code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT, "--since", "2030-01-01")
+    assert (code, out) == (0, "no releases, change requests or incidents in the period: nothing "
+                              "to count\n")  # fmt: skip
 
 
 def test_github_deployments_inside_a_freeze_are_flagged(
@@ -490,3 +493,19 @@ def test_dates_of_a_period_start_at_midnight_in_the_config_zone() -> None:
     assert until == datetime(2024, 3, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="until must be after since"):
         parse_period("2024-03-01", "2024-02-01", "UTC")
+
+
+def test_a_release_the_gate_let_through_a_freeze_is_not_flagged(trail: Trail, copy: Path) -> None:
+    """catalog 2.0.0 went out inside the hard March freeze: flagged, unless an emergency change
+    of catalog in production was scheduled over that moment, which the gate lets pass."""
+    from tests.trail import change
+
+    def inside_freeze() -> set[str]:
+        data = json.loads(run("--repo", copy, "audit", "--at", AUDIT_AT, "--format", "json")[1])
+        return {f["document"] for f in data["flags"] if f["rule"] == "audit/inside-freeze"}
+
+    assert inside_freeze() == {"ReleasePlan catalog-v2.0.0"}
+    for kind, flagged in (("normal", True), ("emergency", False)):
+        text = change("CHG-190", start="2024-03-02T09:30", service="catalog", kind=kind)
+        (copy / "changes" / "CHG-190.yaml").write_text(text, encoding="utf-8")
+        assert (inside_freeze() == {"ReleasePlan catalog-v2.0.0"}) is flagged, kind

@@ -41,6 +41,8 @@ def _text(result: Any, out: TextIO) -> None:
     from engine.metrics import FIGURES
 
     data = result.as_json()
+    if not data["services"] and not data["errorBudgets"]:
+        out.write("no releases, change requests or incidents in the period: nothing to count\n")
     for service, figures in data["services"].items():
         out.write(f"{service}\n")
         months = list(figures["months"])
