@@ -15,7 +15,8 @@ commit, the document, the rule and the evidence:
   GitHub deployment happened inside a freeze it could not pass;
 - ``audit/lead-time``: a change ran before its lead time had passed;
 - ``audit/expired-waiver``: a waiver past its expiry still selects documents;
-- ``audit/unreadable-record``: a merge's note is not a decision record, or was edited.
+- ``audit/unreadable-record``: a merge's note is not a decision record, or was edited;
+- ``audit/replaced-record``: a decision record was replaced or removed after it was written.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ RULES: Final = {
     "audit/lead-time": "Changes run no earlier than their lead time allows.",
     "audit/expired-waiver": "Expired waivers are removed.",
     "audit/unreadable-record": "Decision records stay readable and as they were written.",
+    "audit/replaced-record": "Decision records are written once; replacing one is shown.",
 }
 
 
@@ -130,7 +132,8 @@ def audit(
 ) -> Audit:
     """Flags over the whole walked history (governed paths only) and the documents now; what
     is shown is what falls in the period [since, until)."""
-    rows, flags = _trail(trail, _names(judge))
+    names = _names(judge)
+    rows, flags = _trail(trail, names)
     documents = judge.inventory.valid
     judged = records_by_path(trail)
     last = _last_change(trail.commits)
@@ -138,6 +141,7 @@ def audit(
     flags += _freezes(judge, documents, deployments, last)
     flags += _lead_times(judge, documents, judged, first_added(trail.commits))
     flags += _waivers(judge, documents, last)
+    flags += _replacements(trail, names)
     rows = [r for r in rows if within(r.commit.committed, since, until)]
     result = Audit(at=judge.now, since=since, until=until, rows=rows)
     result.records = sum(1 for r in rows if r.commit.sha in trail.records)
@@ -275,6 +279,28 @@ def _trail(trail: Trail, names: dict[str, str]) -> tuple[list[Row], list[Flag]]:
                     )
                 )
     return rows, flags
+
+
+def _replacements(trail: Trail, names: dict[str, str]) -> list[Flag]:
+    touched = {c.sha: tuple(path for _, path in c.changes) for c in trail.commits}
+    flags = []
+    for change in trail.replaced:
+        paths = touched.get(change.commit, ())
+        now = f"it now says {change.after}" if change.after else "the note is gone"
+        flags.append(
+            Flag(
+                "audit/replaced-record",
+                change.commit,
+                ", ".join(names.get(p, p) for p in paths) or "decision record",
+                paths[0] if paths else None,
+                f"the decision record on {change.commit[:12]} was "
+                f"{'replaced' if change.after else 'removed'} by {change.by} in notes commit "
+                f"{change.notes_commit[:12]}: it said {change.before}, {now} (git show "
+                f"{change.notes_commit[:12]} shows both)",
+                change.when,
+            )
+        )
+    return flags
 
 
 # --- what the documents say happened ----------------------------------------------------------

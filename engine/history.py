@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -61,6 +61,19 @@ class Commit:
         return SIGNATURES.get(self.signature, self.signature)
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A decision record that was changed or removed after it was written, from the history
+    of the notes ref (a record is written once; ``record --replace`` leaves this trace)."""
+
+    commit: str  # the commit the record is about
+    when: datetime
+    by: str
+    notes_commit: str
+    before: str  # the decision it held (or "unreadable")
+    after: str | None  # the decision it holds now, None when the note was removed
+
+
 @dataclass
 class Trail:
     """What audit and metrics read: the commits, the records and what could not be read."""
@@ -69,6 +82,7 @@ class Trail:
     records: dict[str, dict[str, Any]]  # commit sha -> decision record
     unreadable: dict[str, str]  # commit sha -> why its note is not a record
     warnings: list[str]
+    replaced: list[Replacement] = field(default_factory=list)
 
 
 def load(repo: GitRepo, governed: Callable[[str], bool], *, ref: str = "HEAD") -> Trail:
@@ -91,7 +105,70 @@ def load(repo: GitRepo, governed: Callable[[str], bool], *, ref: str = "HEAD") -
             f"there is no {NOTES_REF} here, so every merge looks unrecorded: fetch the records "
             f"with git fetch origin {NOTES_REF}:{NOTES_REF}"
         )
-    return Trail(walk(repo, ref=repo.resolve(ref), keep=governed), records, unreadable, warnings)
+    commits = walk(repo, ref=repo.resolve(ref), keep=governed)
+    return Trail(commits, records, unreadable, warnings, replacements(repo))
+
+
+def replacements(repo: GitRepo) -> list[Replacement]:
+    """Notes changed or removed after they were written: one ``git log`` of the notes ref,
+    first parent (a notes merge only adds the other side's notes), oldest first."""
+    from engine.records import NOTES_REF
+
+    if not repo.has_ref(NOTES_REF):
+        return []
+    output = repo.run(
+        "log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
+        "--no-renames", "-z", "--no-abbrev", "--diff-filter=MD",
+        "--format=%x1e%H%x1f%cI%x1f%cn <%ce>", NOTES_REF, timeout=300,
+    ).stdout.decode(errors="replace")  # fmt: skip
+    changed: list[tuple[str, datetime, str, str, str, str | None]] = []
+    for chunk in output.split("\x1e")[1:]:
+        header, _, rest = chunk.partition("\0")
+        notes_commit, when, by = header.split("\x1f", 2)
+        fields = rest.lstrip("\n").split("\0")
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            parts = meta.split()
+            if len(parts) == 5:  # :mode mode old new status
+                after = parts[3] if parts[4] == "M" else None
+                moment = datetime.fromisoformat(when)
+                changed.append((path.replace("/", ""), moment, by, notes_commit, parts[2], after))
+    blobs = {old for *_, old, _ in changed} | {new for *_, new in changed if new}
+    decisions = _decisions(repo, blobs)
+    return [
+        Replacement(commit, when, by, notes, decisions[old], decisions[new] if new else None)
+        for commit, when, by, notes, old, new in changed
+    ]
+
+
+def _decisions(repo: GitRepo, blobs: set[str]) -> dict[str, str]:
+    """blob -> the decision of the record it holds ("unreadable" when it holds none)."""
+    import json
+
+    found: dict[str, str] = {}
+    if not blobs:
+        return found
+    ordered = sorted(blobs)
+    output = repo.run(
+        "cat-file", "--batch", stdin="".join(f"{b}\n" for b in ordered).encode(), timeout=300
+    ).stdout
+    position = 0
+    for blob in ordered:
+        end = output.index(b"\n", position)
+        header = output[position:end].split()
+        found[blob] = "unreadable"
+        if len(header) != 3:
+            position = end + 1
+            continue
+        size = int(header[2])
+        body = output[end + 1 : end + 1 + size]
+        position = end + 1 + size + 1
+        try:
+            data = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("decision") in {"allow", "deny"}:
+            found[blob] = str(data["decision"])
+    return found
 
 
 def walk(

@@ -59,7 +59,7 @@ def test_audit_flags_every_planted_bypass_and_no_clean_change(trail: Trail) -> N
             "audit/direct-push", "audit/no-decision-record", "audit/denied-decision",
             "audit/edited-after-approval", "audit/post-review", "audit/inside-freeze",
             "audit/lead-time", "audit/expired-waiver",
-        ], 1) | {"audit/unreadable-record": 0},
+        ], 1) | {"audit/unreadable-record": 0, "audit/replaced-record": 0},
     }  # fmt: skip
     evidence = {f["rule"]: f["message"] for f in data["flags"]}
     assert "by Mallory changed releases/checkout-v1.1.0.yaml" in evidence["audit/direct-push"]
@@ -509,3 +509,26 @@ def test_a_release_the_gate_let_through_a_freeze_is_not_flagged(trail: Trail, co
         text = change("CHG-190", start="2024-03-02T09:30", service="catalog", kind=kind)
         (copy / "changes" / "CHG-190.yaml").write_text(text, encoding="utf-8")
         assert (inside_freeze() == {"ReleasePlan catalog-v2.0.0"}) is flagged, kind
+
+
+def test_a_replaced_or_removed_record_is_flagged_from_the_notes_history(
+    trail: Trail, copy: Path
+) -> None:
+    """A record is written once: --replace (or a hand-made git notes add -f, or a removal) can
+    change what the note says now, but the notes ref's history still shows it to the audit."""
+    context = trail.root.parent / "context-15.json"
+    code, out = run("--repo", copy, "record", trail.merges[15], "--context", context,
+                    "--at", "2024-03-10T12:00:00Z", "--replace")  # fmt: skip
+    assert code == 0, out
+    git("notes", f"--ref={NOTES_REF}", "remove", trail.merges[17], cwd=copy)
+    data = json.loads(run("--repo", copy, "audit", "--at", AUDIT_AT, "--format", "json")[1])
+    replaced = {f["commit"]: f for f in data["flags"] if f["rule"] == "audit/replaced-record"}
+    assert set(replaced) == {trail.merges[15], trail.merges[17]}
+    assert (
+        " was replaced by Trail Builder <builder@example.com> in notes commit "
+        in (replaced[trail.merges[15]]["message"])
+    )
+    assert "it said allow, it now says allow" in replaced[trail.merges[15]]["message"]
+    assert "it said allow, the note is gone" in replaced[trail.merges[17]]["message"]
+    # the untouched trail has no such flag, and the other flags stay
+    assert data["summary"]["byRule"]["audit/direct-push"] == 1
