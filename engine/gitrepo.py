@@ -94,6 +94,27 @@ class GitRepo:
         result = self._git("cat-file", "blob", f"{ref}:{path}", check=False)
         return result.stdout if result.returncode == 0 else None
 
+    def blobs(self, shas: list[str]) -> list[bytes | None]:
+        """The contents of many objects in one ``git cat-file --batch``, in order; None for one
+        that is missing."""
+        if not shas:
+            return []
+        stdin = "".join(f"{sha}\n" for sha in shas).encode()
+        output = self.run("cat-file", "--batch", stdin=stdin, timeout=300).stdout
+        found: list[bytes | None] = []
+        position = 0
+        for _ in shas:
+            end = output.index(b"\n", position)
+            header = output[position:end].split()
+            if len(header) != 3:  # "<object> missing"
+                found.append(None)
+                position = end + 1
+                continue
+            size = int(header[2])
+            found.append(output[end + 1 : end + 1 + size])
+            position = end + 1 + size + 1
+        return found
+
     def files(self, ref: str, under: str = "") -> Iterator[str]:
         """Paths of the files at ``ref`` (under a folder, if given)."""
         args = ["ls-tree", "-r", "-z", "--name-only", ref]

@@ -145,29 +145,14 @@ def _decisions(repo: GitRepo, blobs: set[str]) -> dict[str, str]:
     import json
 
     found: dict[str, str] = {}
-    if not blobs:
-        return found
     ordered = sorted(blobs)
-    output = repo.run(
-        "cat-file", "--batch", stdin="".join(f"{b}\n" for b in ordered).encode(), timeout=300
-    ).stdout
-    position = 0
-    for blob in ordered:
-        end = output.index(b"\n", position)
-        header = output[position:end].split()
-        found[blob] = "unreadable"
-        if len(header) != 3:
-            position = end + 1
-            continue
-        size = int(header[2])
-        body = output[end + 1 : end + 1 + size]
-        position = end + 1 + size + 1
+    for blob, body in zip(ordered, repo.blobs(ordered), strict=True):
         try:
-            data = json.loads(body)
+            data = json.loads(body) if body is not None else None
         except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("decision") in {"allow", "deny"}:
-            found[blob] = str(data["decision"])
+            data = None
+        decision = data.get("decision") if isinstance(data, dict) else None
+        found[blob] = decision if decision in {"allow", "deny"} else "unreadable"
     return found
 
 

@@ -297,19 +297,10 @@ def all_records(repo: GitRepo) -> tuple[dict[str, dict[str, Any]], dict[str, str
     pairs = [line.split() for line in listing.splitlines() if len(line.split()) == 2]
     if not pairs:
         return records, unreadable
-    blobs = "".join(f"{note}\n" for note, _ in pairs).encode()
-    output = repo.run("cat-file", "--batch", stdin=blobs, timeout=300).stdout
-    position = 0
-    for _, commit in pairs:
-        header_end = output.index(b"\n", position)
-        header = output[position:header_end].split()
-        if len(header) != 3:  # "<object> missing": the notes tree names a blob that is gone
+    for (_, commit), body in zip(pairs, repo.blobs([note for note, _ in pairs]), strict=True):
+        if body is None:  # the notes tree names a blob that is gone
             unreadable[commit] = "its note's content is missing from the repository"
-            position = header_end + 1
             continue
-        size = int(header[2])
-        body = output[header_end + 1 : header_end + 1 + size]
-        position = header_end + 1 + size + 1
         try:
             records[commit] = _parse(body, commit)
         except RecordError as error:
