@@ -189,9 +189,9 @@ def problem(record: Any, *, edited: bool = True) -> str | None:
     for name, kind in _SHAPE.items():
         if not isinstance(record.get(name), kind):
             return f"{name} is missing or not a JSON {_JSON_TYPES[kind]}"
-    for name in ("config", "pullRequest"):
-        if record.get(name) is not None and not isinstance(record[name], str | dict):
-            return f"{name} has the wrong type"
+    for name, kind in (("config", str), ("pullRequest", dict)):
+        if record.get(name) is not None and not isinstance(record[name], kind):
+            return f"{name} is neither null nor a JSON {_JSON_TYPES[kind]}"
     if record["decision"] not in {"allow", "deny"}:
         return f"decision is {record['decision']!r}, not allow or deny"
     for name in ("findings", "rules", "documents", "approvals"):

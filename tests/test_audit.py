@@ -532,3 +532,31 @@ def test_a_replaced_or_removed_record_is_flagged_from_the_notes_history(
     assert "it said allow, the note is gone" in replaced[trail.merges[17]]["message"]
     # the untouched trail has no such flag, and the other flags stay
     assert data["summary"]["byRule"]["audit/direct-push"] == 1
+
+
+BROKEN = {
+    "a list": lambda r: [r],
+    "no digest": lambda r: {k: v for k, v in r.items() if k != "digest"},
+    "decision maybe": lambda r: r | {"decision": "maybe"},
+    "findings of numbers": lambda r: r | {"findings": [1]},
+    "approvals of numbers": lambda r: r | {"approvals": [1]},
+    "roles a string": lambda r: r | {"approvals": [{"roles": "cab", "submittedAt": None}]},
+    "a bad submission time": lambda r: r | {"approvals": [{"roles": [], "submittedAt": "bad"}]},
+    "pullRequest a string": lambda r: r | {"pullRequest": "x"},
+    "a bad creation time": lambda r: r | {"pullRequest": {"createdAt": "yesterday"}},
+    "summary a list": lambda r: r | {"summary": []},
+    "engine a string": lambda r: r | {"engine": "x"},
+    "a document without path": lambda r: r | {"documents": [{"kind": "ChangeRequest"}]},
+    "revision a number": lambda r: r | {"policy": {"revision": 1}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_malformed_record_is_a_problem_never_a_crash(trail: Trail, name: str) -> None:
+    record = read(GitRepo(trail.root), trail.merges[15])
+    assert record is not None
+    assert records.problem(record) is None
+    broken = BROKEN[name](record)
+    if isinstance(broken, dict) and name != "no digest":
+        broken["digest"] = records.record_digest(broken)  # well-signed, still malformed
+    assert isinstance(records.problem(broken), str)
