@@ -381,8 +381,11 @@ def record(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) ->
         paths = tuple(
             p for p in changed.stdout.decode().splitlines() if p.endswith((".yaml", ".yml"))
         )
+    # judged as of the push by GitHub's clock (a committer date can be set to anything), the
+    # same on a re-run; without it, as of the commit
+    at = event.pushed_at or records.merged_at(repo, commit)
     note = records.judge_commit(
-        repo, commit, root=root, context=data, at=records.merged_at(repo, commit),
+        repo, commit, root=root, context=data, at=at,
         policies_from=records.first_parent(repo, commit) or commit, config_file=config,
         paths=paths,
     )  # fmt: skip

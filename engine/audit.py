@@ -138,7 +138,7 @@ def audit(
     judged = records_by_path(trail)
     last = _last_change(trail.commits)
     flags += _post_reviews(judge, documents, judged)
-    flags += _freezes(judge, documents, deployments, last)
+    flags += _freezes(judge, documents, judged, deployments, last)
     flags += _lead_times(judge, documents, judged, first_added(trail.commits))
     flags += _waivers(judge, documents, last)
     flags += _replacements(trail, names)
@@ -184,9 +184,13 @@ def _trail(trail: Trail, names: dict[str, str]) -> tuple[list[Row], list[Flag]]:
     for commit in trail.commits:
         if not commit.changes:
             continue
-        if commit.sha in trail.unreadable:
-            paths = tuple(path for _, path in commit.changes)
-            rows.append(Row(commit, paths, commit.pull_request, "unreadable"))
+        record = trail.records.get(commit.sha)
+        pr_info = (record or {}).get("pullRequest") or {}
+        number = commit.pull_request or pr_info.get("number")
+        paths = tuple(path for _, path in commit.changes)
+        decision = record["decision"] if record else None
+        if commit.sha in trail.unreadable:  # flagged, then judged as the commit without one
+            decision = "unreadable"
             flags.append(
                 Flag(
                     "audit/unreadable-record",
@@ -197,12 +201,7 @@ def _trail(trail: Trail, names: dict[str, str]) -> tuple[list[Row], list[Flag]]:
                     commit.committed,
                 )
             )
-            continue
-        record = trail.records.get(commit.sha)
-        pr_info = (record or {}).get("pullRequest") or {}
-        number = commit.pull_request or pr_info.get("number")
-        paths = tuple(path for _, path in commit.changes)
-        rows.append(Row(commit, paths, number, record.get("decision") if record else None))
+        rows.append(Row(commit, paths, number, decision))
         if not commit.parents:
             continue  # the repository's first commit: nothing could be reviewed before it
         short = commit.sha[:12]
@@ -383,6 +382,7 @@ def _post_review_time(
 def _freezes(
     judge: Any,
     documents: list[Document],
+    judged: dict[str, list[tuple[str, dict[str, Any]]]],
     deployments: list[dict[str, Any]],
     last: dict[str, Commit],
 ) -> list[Flag]:
@@ -399,7 +399,7 @@ def _freezes(
             moment = parse_instant(str(spec["releasedAt"]))
             services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
             target = Target(spec.get("environment", "production"), services, None)
-            for occurrence in _unpassed(judge, documents, moment, target):
+            for occurrence in _unpassed(judge, documents, judged, moment, target):
                 flags.append(
                     Flag(
                         "audit/inside-freeze",
@@ -438,7 +438,7 @@ def _freezes(
         moment = parse_instant(str(deployment["createdAt"]))
         service = deployment.get("service")
         target = Target(deployment["environment"], (service,) if service else ("*",), None)
-        for occurrence in _unpassed(judge, documents, moment, target):
+        for occurrence in _unpassed(judge, documents, judged, moment, target):
             flags.append(
                 Flag(
                     "audit/inside-freeze",
@@ -455,11 +455,20 @@ def _freezes(
     return flags
 
 
-def _unpassed(judge: Any, documents: list[Document], moment: datetime, target: Any) -> list[Any]:
-    """The freezes active at ``moment`` for the target that no change request passed, as the
-    gate lets them: a hard one yields to an emergency change, a soft one to a change asking for
-    it (spec.freezeException; its approvals were the pull request's to check), in either case
-    a change of that environment and a service of the target scheduled over the moment."""
+def _unpassed(
+    judge: Any,
+    documents: list[Document],
+    judged: dict[str, list[tuple[str, dict[str, Any]]]],
+    moment: datetime,
+    target: Any,
+) -> list[Any]:
+    """The freezes active at ``moment`` for the target that no approved change request let it
+    through, as the gate would: a change of that environment and a service of the target,
+    scheduled over the moment, with a decision record that allowed it, passes a freeze whose
+    scope leaves out its change type, a hard freeze if it is an emergency, and a soft one it
+    asks for (spec.freezeException; its extra approvals were the pull request's to check)."""
+    from engine.windows import Target
+
     library = judge.library
     services = set(target.services)
     covering = []
@@ -473,17 +482,24 @@ def _unpassed(judge: Any, documents: list[Document], moment: datetime, target: A
         ):
             continue
         start = library.fn_schedule_start(spec["schedule"])
-        if start <= moment < library.fn_schedule_end(spec["schedule"]):
+        if not start <= moment < library.fn_schedule_end(spec["schedule"]):
+            continue
+        decisions = [r["decision"] for _, r in judged.get(_git_path(judge, change) or "", [])]
+        if "allow" in decisions:
             covering.append(spec)
+
+    def passes(occurrence: Any, spec: dict[str, Any]) -> bool:
+        window = occurrence.window
+        if not window.applies_to(Target(target.environment, target.services, spec.get("type"))):
+            return True  # the freeze does not apply to this type of change
+        if window.level == "hard":
+            return spec.get("type") == "emergency"
+        return bool((spec.get("freezeException") or {}).get("window") == window.name)
+
     return [
         occurrence
         for occurrence in library.calendar.active(moment, target)[0]
-        if not any(
-            spec.get("type") == "emergency"
-            if occurrence.window.level == "hard"
-            else (spec.get("freezeException") or {}).get("window") == occurrence.window.name
-            for spec in covering
-        )
+        if not any(passes(occurrence, spec) for spec in covering)
     ]
 
 

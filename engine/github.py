@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from engine.times import format_instant
@@ -396,6 +397,7 @@ class Event:
     base_ref: str | None = None
     environment: str | None = None  # a deployment's
     deploy_payload: dict[str, Any] = field(default_factory=dict)
+    pushed_at: datetime | None = None  # a push's, by GitHub's clock (not the committer's)
 
 
 class EventError(ValueError):
@@ -403,6 +405,20 @@ class EventError(ValueError):
 
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _pushed_at(payload: Any) -> datetime | None:
+    """repository.pushed_at of a push event: epoch seconds in push payloads (an ISO time in
+    the REST API's repository objects); None when absent or unreadable."""
+    value = (payload.get("repository") or {}).get("pushed_at")
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
 
 
 def _field(payload: Any, *keys: str) -> Any:
@@ -452,7 +468,12 @@ def read_event(name: str, payload: Any, sha: str | None) -> Event:
             base_ref=_text(payload, "merge_group", "base_ref").removeprefix("refs/heads/"),
         )
     if name == "push":
-        return Event(name, head_sha=_sha(payload, "after"), base_sha=payload.get("before"))
+        return Event(
+            name,
+            head_sha=_sha(payload, "after"),
+            base_sha=payload.get("before"),
+            pushed_at=_pushed_at(payload),
+        )
     if name in {"deployment", "deployment_status"}:
         extra = _field(payload, "deployment", "payload")
         return Event(

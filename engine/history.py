@@ -118,20 +118,34 @@ def replacements(repo: GitRepo) -> list[Replacement]:
         return []
     output = repo.run(
         "log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
-        "--no-renames", "-z", "--no-abbrev", "--diff-filter=MD",
-        "--format=%x1e%H%x1f%cI%x1f%cn <%ce>", NOTES_REF, timeout=300,
+        "--no-renames", "-z", "--no-abbrev", "--format=%x1e%H%x1f%cI%x1f%cn <%ce>", NOTES_REF,
+        timeout=300,
     ).stdout.decode(errors="replace")  # fmt: skip
     changed: list[tuple[str, datetime, str, str, str, str | None]] = []
     for chunk in output.split("\x1e")[1:]:
         header, _, rest = chunk.partition("\0")
         notes_commit, when, by = header.split("\x1f", 2)
+        moment = datetime.fromisoformat(when)
         fields = rest.lstrip("\n").split("\0")
+        added: dict[str, str] = {}
+        gone: dict[str, str] = {}  # note (commit sha) -> its blob before
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            parts = meta.split()
-            if len(parts) == 5:  # :mode mode old new status
-                after = parts[3] if parts[4] == "M" else None
-                moment = datetime.fromisoformat(when)
-                changed.append((path.replace("/", ""), moment, by, notes_commit, parts[2], after))
+            parts = meta.split()  # :mode mode old new status
+            if len(parts) != 5:
+                continue
+            note, (old, new, status) = path.replace("/", ""), parts[2:5]
+            if status == "M":
+                changed.append((note, moment, by, notes_commit, old, new))
+            elif status == "A":
+                added[note] = new
+            elif status == "D":
+                gone[note] = old
+        # git moves notes into fan-out folders (ab/cdef...) as they grow: a note deleted and
+        # added again in one commit moved, and changed only if its content did
+        for note, before in gone.items():
+            after = added.get(note)
+            if after != before:
+                changed.append((note, moment, by, notes_commit, before, after))
     blobs = {old for *_, old, _ in changed} | {new for *_, new in changed if new}
     decisions = _decisions(repo, blobs)
     return [

@@ -181,6 +181,12 @@ _SHAPE: Final = {
 _JSON_TYPES: Final = {str: "string", dict: "object", list: "array"}
 
 
+def _inside(path: str) -> bool:
+    from pathlib import PurePosixPath
+
+    return not PurePosixPath(path).is_absolute() and ".." not in PurePosixPath(path).parts
+
+
 def problem(record: Any, *, edited: bool = True) -> str | None:
     """Why a note cannot serve as a decision record, or None. Checks what audit, metrics and
     verify read, and (``edited``) that the record still matches its own digest."""
@@ -192,6 +198,14 @@ def problem(record: Any, *, edited: bool = True) -> str | None:
     for name, kind in (("config", str), ("pullRequest", dict)):
         if record.get(name) is not None and not isinstance(record[name], kind):
             return f"{name} is neither null nor a JSON {_JSON_TYPES[kind]}"
+    # what verify opens: inside the commit's tree, never beside it
+    places = [("root", record["root"]), ("config", record.get("config"))]
+    places += [(f"paths[{i}]", path) for i, path in enumerate(record["paths"])]
+    for name, place in places:
+        if place is None and name == "config":
+            continue
+        if not isinstance(place, str) or not _inside(place):
+            return f"{name} is not a relative path inside the repository: {place!r}"
     if record["decision"] not in {"allow", "deny"}:
         return f"decision is {record['decision']!r}, not allow or deny"
     for name in ("findings", "rules", "documents", "approvals"):

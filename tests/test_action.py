@@ -10,7 +10,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -845,6 +845,7 @@ def merged_shop(github: FakeGitHub, shop: Shop, tmp_path: Path) -> tuple[str, Pa
 def push_event(before: str, after: str) -> dict[str, Any]:
     payload = event("push.event.5.json")
     payload.update(before=before, after=after, ref="refs/heads/main")
+    payload["repository"]["pushed_at"] = 1705752000  # 2024-01-20T12:00:00Z, GitHub's clock
     return payload
 
 
@@ -860,6 +861,7 @@ def test_record_keeps_the_merge_decision_as_a_note_on_origin(
         Repository(origin).run("notes", "--ref=refs/notes/changegate", "show", merge).stdout
     )
     assert note["decision"] == "allow"
+    assert note["at"] == "2024-01-20T12:00:00Z"  # the push, by GitHub: not a committer's date
     assert note["pullRequest"]["number"] == 42
     assert [a["user"] for a in note["approvals"]] == ["bob"]
     assert f"GET {REPO}/commits/{merge}/pulls?per_page=100 -> 200" in [str(c) for c in github.calls]
@@ -905,3 +907,17 @@ def test_audit_writes_the_report_and_flags_fail_the_step(
     assert (folder / "audit.html").read_text().startswith("<!DOCTYPE html>")
     assert "### changegate audit: 2 flags" in result.summary
     assert f"GET {REPO}/deployments?per_page=100 -> 200" in [str(c) for c in github.calls]
+
+
+def test_a_push_event_carries_githubs_push_time() -> None:
+    """Records of pushes are judged at repository.pushed_at, GitHub's clock: every real push
+    payload has it as epoch seconds."""
+    from engine.github import read_event
+
+    folder = shared_or_skip("github", "events")
+    for path in sorted(folder.glob("push.event*.json")):
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        pushed = read_event("push", payload, payload["after"]).pushed_at
+        assert pushed == datetime.fromtimestamp(payload["repository"]["pushed_at"], UTC), path
+    payload = event("push.event.json") | {"repository": {"pushed_at": "not a time"}}
+    assert read_event("push", payload, payload["after"]).pushed_at is None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from engine.commands.output import add_output, opened
-from engine.errors import EXIT_DENIED, EXIT_OK
+from engine.errors import EXIT_DENIED, EXIT_OK, ChangegateError
 
 HELP = "replay the decision recorded on a commit and show that it gives the same verdict"
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{commit[:12]} has no decision record under {records.NOTES_REF}\n")
         return EXIT_DENIED
     if record is not None:
+        differences += _edited(record)
         try:
             replayed = records.judge_commit(
                 repo,
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 backend=_backend(record),
                 paths=tuple(str(p) for p in record["paths"]),
             )
-        except records.RecordError as error:
+        except ChangegateError as error:  # a revision, config or file the record names is gone
             differences.append(f"the record cannot be replayed: {error}")
         else:
             differences += compare(record, replayed)
@@ -82,9 +83,8 @@ _KEYED: Final[dict[str, tuple[_Item, _Item]]] = {
 _ABSENT: Final = object()
 
 
-def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
-    """What differs between a record and its replay, one sentence per field: every field but
-    the engine's version and the digests, which are checked against the record itself."""
+def _edited(recorded: dict[str, Any]) -> list[str]:
+    """Whether the record still matches its own digests, checked before anything is replayed."""
     from engine.records import inputs_digest, record_digest
 
     out: list[str] = []
@@ -102,6 +102,16 @@ def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
             f"{_short(recorded['digest'])}, its content gives {_short(whole)}): it was edited "
             "after it was written"
         )
+    return out
+
+
+def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
+    """What differs between a record and its replay, one sentence per field: every field but
+    the engine block and the digests (those are checked against the record itself)."""
+    from engine.records import inputs_digest
+
+    out: list[str] = []
+    stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)
     skipped = {"engine", "digest", "inputs"}
     for name in sorted((set(recorded) | set(replayed)) - skipped):
         out += _diff(name, recorded.get(name, _ABSENT), replayed.get(name, _ABSENT))
@@ -111,11 +121,13 @@ def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
             f"{_short(replayed['inputs']['digest'])}"
         )
     engine = recorded["engine"]
-    if out and engine.get("version") != replayed["engine"]["version"]:
-        out.append(
-            f"(recorded with changegate {engine.get('version')}, replayed with "
-            f"{replayed['engine']['version']}: the engine changed too)"
-        )
+    changed = [
+        f"{name} {engine.get(key)} then, {replayed['engine'][key]} now"
+        for key, name in (("version", "changegate"), ("celBackend", "CEL"), ("tzdata", "tzdata"))
+        if engine.get(key) != replayed["engine"][key]
+    ]
+    if out and changed:
+        out.append(f"(the engine changed too: {'; '.join(changed)})")
     return out
 
 
