@@ -14,6 +14,13 @@ from engine.documents import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# the teams of examples/acme-shop, as GitHub would list their members
+TEAMS = {
+    "acme-shop/cab": ["bob", "carol"],
+    "acme-shop/engineering-managers": ["dana"],
+    "acme-shop/on-call": ["frank"],
+    "acme-shop/platform": ["grace"],
+}
 SHARED = ROOT.parent / "shared"
 
 

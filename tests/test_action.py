@@ -21,17 +21,11 @@ from engine.github import Client
 from engine.gitrepo import GitRepo as Repository
 from engine.reporters.markdown import MARKER
 from engine.times import parse_instant
-from tests.conftest import EXAMPLES, GitRepo, shared_or_skip
+from tests.conftest import EXAMPLES, TEAMS, GitRepo, shared_or_skip
 from tests.fakegithub import FakeGitHub, Spec
 
 SHOP = EXAMPLES / "acme-shop"
 CHANGE = "changes/CHG-2024-0150.yaml"
-TEAMS = {
-    "acme-shop/cab": ["bob", "carol"],
-    "acme-shop/engineering-managers": ["dana"],
-    "acme-shop/on-call": ["frank"],
-    "acme-shop/platform": ["grace"],
-}
 
 
 @pytest.fixture(scope="session")

@@ -403,6 +403,7 @@ def test_a_note_that_is_not_a_record_is_flagged_and_can_be_replaced(
         code, out = run("--repo", copy, "verify", commit)
         assert code == 1, out
         assert "cannot be read as a decision record" in out
+        assert out.startswith(f"✗ the record on {commit[:12]} cannot be verified:")
     context = trail.root.parent / "context-15.json"
     code, out = run("--repo", copy, "record", commit, "--context", context)
     assert code == 2, out  # never overwritten unasked

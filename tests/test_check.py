@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLES, ROOT, GitRepo, copy_example
+from tests.conftest import EXAMPLES, ROOT, TEAMS, GitRepo, copy_example
 
 ACME = EXAMPLES / "acme-shop"
 CONTEXTS = ACME / "contexts"
 AT = "2024-01-20T12:00:00Z"
-TEAMS = {
-    "acme-shop/cab": ["bob", "carol"],
-    "acme-shop/engineering-managers": ["dana"],
-    "acme-shop/on-call": ["frank"],
-    "acme-shop/platform": ["grace"],
-}
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
             json.dump(data, out, indent=2)
             out.write("\n")
         elif differences or record is None:
-            out.write(f"✗ the record on {commit[:12]} does not replay to the same decision:\n")
+            failed = (
+                "cannot be verified" if record is None else "does not replay to the same decision"
+            )
+            out.write(f"✗ the record on {commit[:12]} {failed}:\n")
             out.writelines(f"  - {d}\n" for d in differences)
         else:
             out.write(
