@@ -301,7 +301,7 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
 
 def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
     from engine.context import parse_context
-    from engine.gate import open_gate
+    from engine.gate import open_gate, target_names
     from engine.github import deploy_context
     from engine.pipeline import Judge, Options
 
@@ -325,6 +325,9 @@ def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> R
         config = tree / repo.relative(inputs.config) if inputs.config else None
         options = Options(now=now, repo=tree / root, config_file=config, event="deploy")
         with Judge(options) as judge:
+            # GitHub's environment names are case-insensitive: "Production" is production.
+            env_name, service_name = target_names(judge.config, environment, service)
+            environment, service = env_name.value, service_name.value
             data = deploy_context(
                 client,
                 tip,
@@ -337,7 +340,12 @@ def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> R
             )
             judge.context = parse_context(_valid_context(judge, data))
             outcomes = open_gate(
-                judge, environment=environment, service=service, version=version, change=change
+                judge,
+                environment=environment,
+                service=service,
+                version=version,
+                change=change,
+                notes=[n for n in (env_name.unverified, service_name.unverified) if n],
             )
     verdict = outcomes.verdict
     folder = _keep(run, data, verdict, None)
@@ -587,7 +595,12 @@ def _approving_pull(
     from engine.gate import scheduled_changes
 
     if change is not None:
-        found = [d for d in judge.inventory.valid if d.kind == "ChangeRequest" and d.name == change]
+        wanted = change.casefold()
+        found = [
+            d
+            for d in judge.inventory.valid
+            if d.kind == "ChangeRequest" and (d.name or "").casefold() == wanted
+        ]
     else:
         found = scheduled_changes(judge, environment, service)
         if len(found) > 1:

@@ -5,6 +5,8 @@ head commit (or to an earlier commit at which every governed document the pull r
 changes had the same content), and given by someone who is not the author, a committer, the
 deploy actor or a bot. Roles come from ``Config.roles`` through team membership; a team whose
 membership is unknown grants nothing (fail closed), and the reason is kept for the message.
+A role holder whose latest review requests changes vetoes that role's requirements, whatever
+commit the review is on, until they approve or the review is dismissed.
 """
 
 from __future__ import annotations
@@ -37,10 +39,24 @@ class Approval(NamedTuple):
         }
 
 
+class Veto(NamedTuple):
+    """A role holder whose latest review requests changes: it blocks the requirements of
+    that role until they approve or the review is dismissed (policy-bot's disapproval)."""
+
+    user: str
+    roles: tuple[str, ...]
+    review_id: int | None
+
+
 class ApprovalSet(NamedTuple):
     approvals: tuple[Approval, ...]
     ignored: tuple[str, ...]  # one sentence per review that does not count, and why
     unknown_teams: dict[str, tuple[str, ...]]  # role -> why its teams' members are unknown
+    vetoes: tuple[Veto, ...] = ()
+
+    def vetoing(self, role: str) -> list[str]:
+        """The logins whose requested changes block the requirements of ``role``."""
+        return [v.user for v in self.vetoes if role in v.roles]
 
 
 def is_bot(login: str, user_type: str, bots: frozenset[str]) -> bool:
@@ -90,11 +106,16 @@ def derive(
     holders, unknown = role_holders(config_spec.get("roles", {}), context)
     approvals: list[Approval] = []
     ignored: list[str] = []
+    vetoes: list[Veto] = []
     for login, review in latest.items():
         if review.state != "APPROVED":
             if any(r.user.lower() == login and r.state == "APPROVED" for r in context.reviews):
                 state = review.state.lower().replace("_", " ")
                 ignored.append(f"{review.user}'s approval was followed by {state}")
+            roles = tuple(sorted(role for role, members in holders.items() if login in members))
+            bot = is_bot(review.user, review.user_type, bots)
+            if review.state == "CHANGES_REQUESTED" and roles and not bot:
+                vetoes.append(Veto(review.user, roles, review.id))
             continue
         if is_bot(review.user, review.user_type, bots):
             ignored.append(f"{review.user} is a bot")
@@ -110,4 +131,4 @@ def derive(
         approvals.append(
             Approval(review.user, roles, review.commit, review.id, review.submitted_at)
         )
-    return ApprovalSet(tuple(approvals), tuple(ignored), unknown)
+    return ApprovalSet(tuple(approvals), tuple(ignored), unknown, tuple(vetoes))

@@ -16,7 +16,10 @@ commit, the document, the rule and the evidence:
 - ``audit/lead-time``: a change ran before its lead time had passed;
 - ``audit/expired-waiver``: a waiver past its expiry still selects documents;
 - ``audit/unreadable-record``: a merge's note is not a decision record, or was edited;
-- ``audit/replaced-record``: a decision record was replaced or removed after it was written.
+- ``audit/replaced-record``: a decision record was replaced or removed after it was written;
+- ``audit/forged-record``: a record on a commit that is not the merge of the pull request it
+  names (another commit carries that pull request's record, or the recorded head is not the
+  commit nor one of its ancestors): copied from another merge, digests recomputed.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ RULES: Final = {
     "audit/expired-waiver": "Expired waivers are removed.",
     "audit/unreadable-record": "Decision records stay readable and as they were written.",
     "audit/replaced-record": "Decision records are written once; replacing one is shown.",
+    "audit/forged-record": "A decision record sits on the merge of the pull request it names.",
 }
 
 
@@ -142,6 +146,7 @@ def audit(
     flags += _lead_times(judge, documents, judged, first_added(trail.commits))
     flags += _waivers(judge, documents, last)
     flags += _replacements(trail, names)
+    flags += _forged(judge, trail, names)
     rows = [r for r in rows if within(r.commit.committed, since, until)]
     result = Audit(at=judge.now, since=since, until=until, rows=rows)
     result.records = sum(1 for r in rows if r.commit.sha in trail.records)
@@ -300,6 +305,53 @@ def _replacements(trail: Trail, names: dict[str, str]) -> list[Flag]:
             )
         )
     return flags
+
+
+def _forged(judge: Any, trail: Trail, names: dict[str, str]) -> list[Flag]:
+    """Records that cannot be the merge of the pull request they name: a second commit with
+    one pull request's record, or a recorded head that is not the commit or its ancestor."""
+    flags = []
+    claimed: dict[int, Commit] = {}
+    for commit in trail.commits:
+        record = trail.records.get(commit.sha)
+        pr = (record or {}).get("pullRequest")
+        if not isinstance(pr, dict):
+            continue
+        number, head = pr.get("number"), pr.get("headSha")
+        paths = tuple(path for _, path in commit.changes)
+        where = ", ".join(names.get(p, p) for p in paths) or "decision record"
+
+        def flag(message: str, commit: Commit = commit, where: str = where) -> None:
+            path = commit.changes[0][1] if commit.changes else None
+            flags.append(
+                Flag("audit/forged-record", commit.sha, where, path, message, commit.committed)
+            )
+
+        if isinstance(number, int) and not isinstance(number, bool):
+            first = claimed.setdefault(number, commit)
+            if first is not commit:
+                flag(
+                    f"the decision record on {commit.sha[:12]} names pull request #{number}, "
+                    f"whose record is already on {first.sha[:12]}: a pull request merges once, "
+                    "so this record was copied from another commit"
+                )
+                continue
+        if isinstance(head, str) and head and not _reaches(judge, commit, head):
+            flag(
+                f"the decision record on {commit.sha[:12]} says the pull request's head was "
+                f"{head[:12]}, which is neither that commit nor one of its ancestors: the "
+                "record was made for another commit"
+            )
+    return flags
+
+
+def _reaches(judge: Any, commit: Commit, head: str) -> bool:
+    """Whether ``head`` is ``commit`` or one of its ancestors (git asked only when it is not
+    the commit itself or a parent: records the Action writes name the merge commit)."""
+    if commit.sha.startswith(head) or any(p.startswith(head) for p in commit.parents):
+        return True
+    git = judge.git
+    return git is not None and git.has_commit(head) and git.is_ancestor(head, commit.sha)
 
 
 # --- what the documents say happened ----------------------------------------------------------

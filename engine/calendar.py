@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, NamedTuple
 
-from engine.approvals import Approval
+from engine.approvals import ApprovalSet
 from engine.config import Config
 from engine.documents import Document
 from engine.windows import Occurrence, Target, Window, WindowError, window_from
 
 HORIZON: Final = timedelta(days=400)  # how far ahead "next opening" looks
+NO_APPROVALS: Final = ApprovalSet((), (), {})
 
 
 class Conflict(NamedTuple):
@@ -31,15 +32,21 @@ class Conflict(NamedTuple):
 
 
 def missing_approvals(
-    requirements: Iterable[dict[str, object]], approvals: Sequence[Approval]
+    requirements: Iterable[dict[str, object]], approvals: ApprovalSet
 ) -> list[str]:
-    """The requirements (role, count) the approvals do not meet, as "role x (has n of m)"."""
+    """The requirements (role, count) the approvals do not meet, as "role x (n of m)", or
+    vetoed by someone holding the role who requested changes."""
     missing = []
     for requirement in requirements:
         role = str(requirement["role"])
         need = int(str(requirement.get("count", 1)))
-        have = sum(1 for a in approvals if role in a.roles)
-        if have < need:
+        have = sum(1 for a in approvals.approvals if role in a.roles)
+        vetoing = approvals.vetoing(role)
+        if vetoing:
+            missing.append(
+                f"role {role} ({have} of {need}; changes requested by {', '.join(vetoing)})"
+            )
+        elif have < need:
             missing.append(f"role {role} ({have} of {need})")
     return missing
 
@@ -112,7 +119,7 @@ class Calendar:
         target: Target,
         *,
         passes: set[str],
-        approvals: Sequence[Approval] | None = (),
+        approvals: ApprovalSet | None = NO_APPROVALS,
     ) -> list[Conflict]:
         """Why [start, end) may not happen for the target. ``passes`` names the soft freezes
         the change asks to pass (``spec.freezeException.window``); ``approvals`` None means
@@ -142,7 +149,7 @@ class Calendar:
         target: Target,
         emergency: bool,
         passes: set[str],
-        approvals: Sequence[Approval] | None,
+        approvals: ApprovalSet | None,
     ) -> str | None:
         window = occurrence.window
         head = (

@@ -88,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_time(text: str, flag: str) -> datetime:
     try:
         return parse_instant(text)
-    except ValueError:
+    except ValueError as error:
+        reason = str(error) if "outside the years" in str(error) else ""
         raise UsageError(
-            f"{flag} {text!r}: give an RFC 3339 time with an offset, e.g. 2024-01-25T10:00:00Z"
+            f"{flag} {text!r}: "
+            + (reason or "give an RFC 3339 time with an offset, e.g. 2024-01-25T10:00:00Z")
         ) from None
 
 

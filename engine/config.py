@@ -14,7 +14,7 @@ from engine.documents import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding
 from engine.loader import LoadedFile, load_file
-from engine.paths import display_path
+from engine.paths import display_path, inner_folder
 
 CONFIG_FILE: Final = "changegate.yaml"
 
@@ -65,7 +65,25 @@ class Config:
 
     @property
     def include(self) -> list[str]:
-        return list(self.spec["documents"]["include"])
+        """The governed files: ``documents.include``, and always the config file and the
+        repository's policy folders (changing them changes the gate)."""
+        patterns = list(self.spec["documents"]["include"])
+        for pattern in (CONFIG_FILE, *(f"{f}/**.{{yaml,yml}}" for f in self.policy_folders)):
+            if pattern not in patterns:
+                patterns.append(pattern)
+        return patterns
+
+    @property
+    def policy_folders(self) -> list[str]:
+        """The repository folders among the policy sources, as paths from the root."""
+        folders = []
+        for origin in self.policy_sources:
+            if ":" in origin.split("/", 1)[0]:
+                continue  # builtin:..., or another scheme
+            folder = inner_folder(origin)
+            if folder:  # the root, or a folder outside (refused when policies are read)
+                folders.append(folder)
+        return folders
 
     @property
     def exclude(self) -> list[str]:
@@ -107,6 +125,7 @@ def effective(spec: dict[str, Any] | None) -> dict[str, Any]:
         settings["approvals"] = [
             {"role": a["role"], "count": a.get("count", 1)} for a in settings.get("approvals", [])
         ]
+        settings.setdefault("vetoes", True)  # a role holder's requested changes block
     return merged
 
 

@@ -9,7 +9,7 @@ from typing import Any, Final, NamedTuple
 
 from engine.errors import ConfigError, UsageError
 from engine.loader import load_file
-from engine.paths import display_path
+from engine.paths import display_path, normalise
 from engine.sourcemap import format_field
 from engine.times import format_instant, parse_instant
 
@@ -101,8 +101,8 @@ def parse_context(data: dict[str, Any]) -> RequestContext:
             head_sha=pr_data.get("headSha"),
             base_sha=pr_data.get("baseSha"),
             base_ref=pr_data.get("baseRef"),
-            created_at=parse_instant(created) if created else None,
-            changed_files=tuple(changed) if changed is not None else None,
+            created_at=_instant(created, "pullRequest.createdAt") if created else None,
+            changed_files=_paths(changed) if changed is not None else None,
             changed_files_incomplete=bool(pr_data.get("changedFilesIncomplete", False)),
             committers_incomplete=bool(pr_data.get("committersIncomplete", False)),
             committers=tuple(pr_data.get("committers", ())),
@@ -134,6 +134,29 @@ def parse_context(data: dict[str, Any]) -> RequestContext:
     )
 
 
+def _instant(text: str, field: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError as error:
+        raise ConfigError(f"{field}: {error}") from None
+
+
+def _paths(changed: list[str]) -> tuple[str, ...]:
+    """The changed files in one spelling each (``changes/./x.yaml`` is ``changes/x.yaml``), so
+    that no spelling slips past the governed globs; one that leaves the repository is an
+    error, never ignored."""
+    found = []
+    for index, path in enumerate(changed):
+        normal = normalise(path)
+        if normal is None:
+            raise ConfigError(
+                f"pullRequest.changedFiles[{index}] {path!r} is not a path inside the repository: "
+                "changed files are paths from the repository's root, as GitHub lists them"
+            )
+        found.append(normal)
+    return tuple(dict.fromkeys(found))
+
+
 def load_context(path: Path, validate: Any) -> RequestContext:
     """Read a context file (YAML or JSON). ``validate(data)`` returns jsonschema-style
     errors; any problem is a ConfigError naming the file, line and field."""
@@ -156,4 +179,7 @@ def load_context(path: Path, validate: Any) -> RequestContext:
         )
     if problems:
         raise ConfigError("invalid context file:\n" + "\n".join(sorted(problems)))
-    return parse_context(document.data)
+    try:
+        return parse_context(document.data)
+    except ConfigError as error:
+        raise ConfigError(f"{shown}: {error}") from None

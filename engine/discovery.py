@@ -10,7 +10,7 @@ from typing import Final
 from engine.config import CONFIG_FILE
 from engine.errors import UsageError
 from engine.globs import literal_prefix, match_path
-from engine.paths import real
+from engine.paths import absolute, real
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 
@@ -34,7 +34,8 @@ def resolve_root(repo: Path | None, paths: Sequence[Path], cwd: Path) -> Path:
         if not repo.is_dir():
             raise UsageError(f"--repo {repo}: no such directory")
         return real(repo)
-    roots = {find_root(real(p)) or real(cwd) for p in paths} if paths else set()
+    # a file's own link is not followed: its root is where it is, not where it points
+    roots = {find_root(absolute(p)) or real(cwd) for p in paths} if paths else set()
     if len(roots) > 1:
         shown = ", ".join(sorted(str(r) for r in roots))
         raise UsageError(
@@ -69,7 +70,7 @@ def discover(
                 walked = [
                     file
                     for file, relative in _walk(path, relative_posix(path / "x", root))
-                    if file.name.endswith(YAML_SUFFIXES)
+                    if (file.name.endswith(YAML_SUFFIXES) or _linked_folder(file))
                     and not (exclude and relative and _matches(exclude, relative))
                 ]
                 if not walked:
@@ -90,9 +91,15 @@ def discover(
         for file, relative in candidates:
             if relative is None or (exclude and _matches(exclude, relative)):
                 continue
-            if _matches(include, relative):
-                found.add(file)
+            if _matches(include, relative) or (
+                _linked_folder(file) and _matches(include, f"{relative}/x.yaml")
+            ):
+                found.add(file)  # a linked folder where documents are looked for is refused
     return sorted(found, key=str)
+
+
+def _linked_folder(path: Path) -> bool:
+    return path.is_symlink() and path.is_dir()
 
 
 def _matches(patterns: Sequence[str], relative: str) -> bool:
@@ -108,6 +115,9 @@ def _walk(folder: Path, relative: str | None) -> Iterator[tuple[Path, str | None
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         inner = os.path.relpath(current, folder)
         here = prefix if inner == "." else (f"{prefix}/{inner}" if prefix else inner)
+        # os.walk lists links to folders but does not enter them: they are yielded, to be
+        # refused rather than silently left out
+        names = [*names, *(d for d in dirs if Path(current, d).is_symlink())]
         for name in names:
             yield (
                 Path(current, name),

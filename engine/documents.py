@@ -39,7 +39,9 @@ def schema_rule(kind: str) -> str:
 @dataclass(frozen=True, slots=True, eq=False)
 class Document:
     """One governed document. ``name`` is None only when the document lacks a valid one
-    (its schema check reports that)."""
+    (its schema check reports that). A ``deleted`` document is one a pull request removes:
+    ``body`` is the document as the base revision has it (CEL sees it as ``oldObject``, with
+    ``object`` null)."""
 
     kind: str
     name: str | None
@@ -47,6 +49,7 @@ class Document:
     path: Path
     index: int
     source: SourceMap
+    deleted: bool = False
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -147,8 +150,8 @@ def identify(loaded: LoadedFile) -> tuple[list[Document], list[Finding]]:
                 file_finding(
                     loaded.path,
                     *where,
-                    f"the document is {_describe(data)}, not a mapping: a changegate document "
-                    "is a mapping with apiVersion, kind, metadata and spec",
+                    f"the document is {_describe(data, quote=False)}, not a mapping: a "
+                    "changegate document is a mapping with apiVersion, kind, metadata and spec",
                     rule=ENVELOPE_RULE,
                 )
             )
@@ -209,34 +212,54 @@ def _envelope(
     ), findings
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, *, quote: bool = True) -> str:
+    """What a value is; ``quote`` shows a string's start (a field's value, never a whole
+    document's: a file that is not YAML at all must not be echoed into a PR comment)."""
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {value}" if quote else "a number"
     if isinstance(value, str):
-        return f"the string {value[:40]!r}"
+        return f"the string {value[:40]!r}" if quote else f"text ({len(value):,} characters)"
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
 
 
 def duplicate_names(documents: Iterable[Document]) -> Iterator[tuple[Document, Finding]]:
-    """A second document of a kind with a name already taken is a finding at the second."""
-    seen: dict[tuple[str, str], Document] = {}
+    """Every document of a kind whose name another one also has, whatever the case (``CHG-1``
+    and ``chg-1`` are one file on macOS and Windows checkouts), with a finding saying where
+    the other is: the first in file order and each later one."""
+    groups: dict[tuple[str, str], list[Document]] = {}
     for document in documents:
-        if document.name is None:
+        if document.name is not None:
+            groups.setdefault((document.kind, document.name.casefold()), []).append(document)
+    for members in groups.values():
+        if len(members) < 2:
             continue
-        key = (document.kind, document.name)
-        first = seen.setdefault(key, document)
-        if first is document:
-            continue
-        yield (
-            document,
-            document.finding(
-                schema_rule(document.kind),
-                f"{document.kind} {document.name!r} is already defined at "
-                f"{display_path(first.path)}:{first.line}: names are unique per kind; rename one",
-                field=("metadata", "name"),
-            ),
-        )
+        first = members[0]
+        for document in members:
+            other = members[1] if document is first else first
+            message = duplicate_message(
+                document,
+                str(display_path(other.path)),
+                other.line,
+                other.name,
+                first=document is first,
+            )
+            yield (
+                document,
+                document.finding(schema_rule(document.kind), message, field=("metadata", "name")),
+            )
+
+
+def duplicate_message(
+    document: Document, where: str, line: int, other: str | None, *, first: bool
+) -> str:
+    """Why a document's name is taken: ``where``:``line`` holds another of the same name."""
+    spelled = f" (as {other!r})" if other is not None and other != document.name else ""
+    verb = "is also defined" if first else "is already defined"
+    return (
+        f"{document.kind} {document.name!r} {verb} at {where}:{line}{spelled}: names are unique "
+        "per kind, whatever their case; rename one"
+    )

@@ -16,7 +16,7 @@ from typing import Any, Final
 from engine.cel import Backend, EvalError
 from engine.documents import Document
 from engine.findings import Evaluation, Finding, Outcome, Severity
-from engine.policy import CompiledPolicy, Rule
+from engine.policy import DEFAULT_OPERATIONS, CompiledPolicy, Rule
 from engine.sourcemap import FieldPath
 from engine.times import format_instant
 
@@ -62,6 +62,7 @@ class Evaluator:
         now: datetime,
         docs: Callable[[], dict[str, dict[str, Any]]],
         old_object: Callable[[Document], Any],
+        operation: Callable[[Document], str] | None = None,
     ) -> None:
         self.policies = policies
         self.backend = backend
@@ -70,6 +71,7 @@ class Evaluator:
         self._docs_source = docs
         self._docs: dict[str, dict[str, Any]] | None = None
         self._old_object = old_object
+        self._operation = operation or _operation_unknown
         self.event = str(constants.request["event"])
 
     def _docs_value(self) -> dict[str, dict[str, Any]]:
@@ -78,12 +80,18 @@ class Evaluator:
         return self._docs
 
     def applicable(self, document: Document) -> list[CompiledPolicy]:
-        return [
+        found = [
             p
             for p in self.policies
             if document.kind in p.policy.kinds
             and (p.policy.events is None or self.event in p.policy.events)
         ]
+        if document.deleted:
+            return [p for p in found if p.policy.judges("delete")]
+        if all(p.policy.operations >= DEFAULT_OPERATIONS for p in found):
+            return found  # every policy judges what exists: no need to ask create or update
+        operation = self._operation(document)
+        return [p for p in found if p.policy.judges(operation)]
 
     def evaluate(
         self, documents: Iterable[Document], *, changed: Callable[[Document], bool]
@@ -112,7 +120,7 @@ class Evaluator:
         if not policies:
             return False
         values: dict[str, Any] = {
-            "object": document.body,
+            "object": None if document.deleted else document.body,
             "request": self.constants.request,
             "approvals": self.constants.approvals,
             "checks": self.constants.checks,
@@ -121,7 +129,9 @@ class Evaluator:
             "oldObject": None,
             "docs": {},
         }
-        if any(p.uses_old for p in policies):
+        if document.deleted:
+            values["oldObject"] = document.body
+        elif any(p.uses_old for p in policies):
             values["oldObject"] = self._old_object(document)
         if any(p.uses_docs for p in policies):
             values["docs"] = self._docs_value()
@@ -262,6 +272,10 @@ class Evaluator:
                 outcome=Outcome.ERROR,
             )
         )
+
+
+def _operation_unknown(document: Document) -> str:
+    return "delete" if document.deleted else "unknown"
 
 
 def _not_boolean(what: str, value: Any) -> str:

@@ -7,9 +7,10 @@ import re
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_glob(pattern: str, *, path: bool = False) -> re.Pattern[str]:
+def compile_glob(pattern: str, *, path: bool = False, fold: bool = False) -> re.Pattern[str]:
     """``*`` any run of characters (not ``/`` in paths), ``**`` any run including ``/``,
-    ``**/`` zero or more folders, ``?`` one character, ``{a,b}`` either, ``[...]`` a class."""
+    ``**/`` zero or more folders, ``?`` one character, ``{a,b}`` either, ``[...]`` a class;
+    ``fold`` ignores case (environment names, which GitHub compares so)."""
     out: list[str] = []
     i, n = 0, len(pattern)
     star = "[^/]*" if path else ".*"
@@ -51,18 +52,20 @@ def compile_glob(pattern: str, *, path: bool = False) -> re.Pattern[str]:
             out.append(re.escape(c))
         i += 1
     out.extend(")" * depth)
-    return re.compile("".join(out) + r"\Z")
+    return re.compile("".join(out) + r"\Z", re.IGNORECASE if fold else 0)
 
 
 def match_name(pattern: str, name: str) -> bool:
     return compile_glob(pattern).match(name) is not None
 
 
-def match_any(patterns: list[str] | tuple[str, ...] | None, name: str) -> bool:
+def match_any(
+    patterns: list[str] | tuple[str, ...] | None, name: str, *, fold: bool = False
+) -> bool:
     """True when any pattern matches; an omitted (None) list matches everything."""
     if patterns is None:
         return True
-    return any(compile_glob(p).match(name) for p in patterns)
+    return any(compile_glob(p, fold=fold).match(name) for p in patterns)
 
 
 def match_path(pattern: str, relative: str) -> bool:

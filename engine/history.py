@@ -156,15 +156,12 @@ def replacements(repo: GitRepo) -> list[Replacement]:
 
 def _decisions(repo: GitRepo, blobs: set[str]) -> dict[str, str]:
     """blob -> the decision of the record it holds ("unreadable" when it holds none)."""
-    import json
+    from engine.records import loads
 
     found: dict[str, str] = {}
     ordered = sorted(blobs)
     for blob, body in zip(ordered, repo.blobs(ordered), strict=True):
-        try:
-            data = json.loads(body) if body is not None else None
-        except ValueError:
-            data = None
+        data = loads(body)[0] if body is not None else None
         decision = data.get("decision") if isinstance(data, dict) else None
         found[blob] = decision if decision in {"allow", "deny"} else "unreadable"
     return found

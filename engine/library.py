@@ -276,7 +276,7 @@ class Library:
         passes = {spec["freezeException"]["window"]} if "freezeException" in spec else set()
         # Approvals exist only where reviews do: locally the exception's approvals are left to
         # the pull request, as change-approvals leaves them.
-        approvals = None if self.context.event == "local" else self.approvals.approvals
+        approvals = None if self.context.event == "local" else self.approvals
         conflicts = self.calendar.conflicts(start, end, target, passes=passes, approvals=approvals)
         return [c.message for c in conflicts]
 
@@ -292,7 +292,7 @@ class Library:
         end = parse_datetime(window["end"], zone_name)
         services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
         target = Target(spec.get("environment", "production"), services, None)
-        conflicts = self.calendar.conflicts(start, end, target, passes=set(), approvals=())
+        conflicts = self.calendar.conflicts(start, end, target, passes=set())
         return [c.message for c in conflicts]
 
     def fn_active_freezes(self, environment: str, service: str, moment: datetime) -> list[str]:
@@ -306,6 +306,9 @@ class Library:
 
     def fn_ignored_approvals(self) -> list[str]:
         return list(self.approvals.ignored)
+
+    def fn_vetoes(self, role: str) -> list[str]:
+        return self.approvals.vetoing(role)
 
     def fn_changed(self, kind: str, name: str) -> bool:
         return self.changed is None or (kind, name) in self.changed
@@ -440,6 +443,11 @@ class Library:
             Function(
                 "ignoredApprovals", (), T.STRING_LIST, self.fn_ignored_approvals,
                 "Why reviews did not count as approvals, one sentence each.",
+            ),
+            Function(
+                "vetoes", (T.STRING,), T.STRING_LIST, self.fn_vetoes,
+                "The people holding the role whose latest review requests changes: they block "
+                "the role's requirements until they approve or the review is dismissed.",
             ),
             Function(
                 "changed", (T.STRING, T.STRING), T.BOOL, self.fn_changed,

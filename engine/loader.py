@@ -58,6 +58,7 @@ class Limits(NamedTuple):
     max_aliases: int = 100
     max_values: int = 250_000  # per document, counting every alias expansion
     max_scalar: int = 65_536  # characters in one key or value
+    max_documents: int = 1_000  # per file: more is a file to split, or a flood
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -337,6 +338,8 @@ class _Builder:
                     anchors[frame.anchor] = (frame.container, values - frame.values_before)
 
             elif cls is DocumentStart:
+                if len(self.documents) >= limits.max_documents:
+                    raise _Abort(Problem(*_pos(event.start_mark), _too_many_documents(limits)))
                 positions, anchors, open_anchors = {}, {}, set()
                 root, values, aliases = None, 0, 0
                 root_pos = _pos(event.start_mark)
@@ -401,6 +404,13 @@ class _Builder:
             return
         top.container[key] = value
         positions[(*top.path, key)] = top.key_pos
+
+
+def _too_many_documents(limits: Limits) -> str:
+    return (
+        f"file holds more than {limits.max_documents:,} documents: split it into smaller files "
+        "(the documents after the limit are not read)"
+    )
 
 
 def _too_many(limits: Limits) -> str:
@@ -480,6 +490,8 @@ def _fast(text: str, limits: Limits) -> list[tuple[Any, Position]] | None:
             elif cls is MappingEnd or cls is SequenceEnd:
                 stack.pop()
             elif cls is DocumentStart:
+                if len(documents) >= limits.max_documents:
+                    return None  # the careful builder reads up to the limit and says so
                 root, values = None, 0
                 root_pos = _pos(event.start_mark)
             elif cls is DocumentEnd:

@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from engine.documents import Document, schema_rule
+from engine.documents import Document, duplicate_message, schema_rule
 from engine.errors import ChangegateError
 from engine.findings import Evaluation, Finding
 from engine.paths import display_path
@@ -146,18 +146,17 @@ def _work(judge: Judge, files: list[Path], connection: Connection) -> None:
         foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
         own: dict[tuple[str, int], Document] = {(str(d.path), d.index): d for d in documents}
         duplicate_findings = []
-        for key, first_path, first_line in duplicates:
+        for key, other_path, line, other, first in duplicates:
             document = own[key]
+            where = display_path(Path(other_path))
             duplicate_findings.append(
                 document.finding(
                     schema_rule(document.kind),
-                    f"{document.kind} {document.name!r} is already defined at "
-                    f"{display_path(Path(first_path))}:{first_line}: names are unique per "
-                    "kind; rename one",
+                    duplicate_message(document, where, line, other, first=first),
                     field=("metadata", "name"),
                 )
             )
-        doubled = {key for key, _, _ in duplicates}
+        doubled = {key for key, *_ in duplicates}
         valid = [d for d in valid if (str(d.path), d.index) not in doubled]
         targets = [d for d in valid if targets_of(d.path)]
         evaluator = evaluator_for(
@@ -217,6 +216,27 @@ class Shares:
     backend: str
 
 
+# for a document of a worker: (its path and index), where the other of its name is (path,
+# line, name), and whether it is the first of them
+_Duplicate = tuple[tuple[str, int], str, int, str, bool]
+
+
+def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
+    """Per worker, its documents whose kind and name (whatever the case) another has."""
+    groups: dict[tuple[str, str], list[tuple[int, str, str, int, int]]] = {}
+    for worker, part in enumerate(loaded):  # shares are contiguous: this is file order
+        for kind, name, path, index, line in part.names:
+            groups.setdefault((kind, name.casefold()), []).append((worker, name, path, index, line))
+    duplicates: list[list[_Duplicate]] = [[] for _ in loaded]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for position, (worker, _, path, index, _) in enumerate(members):
+            _, name, other_path, _, line = members[1] if position == 0 else members[0]
+            duplicates[worker].append(((path, index), other_path, line, name, position == 0))
+    return duplicates
+
+
 def judge_in_parallel(judge: Judge, files: Sequence[Path], count: int) -> Shares:
     context = multiprocessing.get_context("fork")
     shares = split(files, count)
@@ -235,13 +255,7 @@ def judge_in_parallel(judge: Judge, files: Sequence[Path], count: int) -> Shares
         for channel in channels:
             loaded.append(_receive(channel))
             blobs.append(_receive_bytes(channel))
-        first: dict[tuple[str, str], tuple[str, int]] = {}
-        duplicates: list[list[tuple[tuple[str, int], str, int]]] = [[] for _ in shares]
-        for worker, part in enumerate(loaded):  # shares are contiguous: this is file order
-            for kind, name, path, index, line in part.names:
-                seen = first.setdefault((kind, name), (path, line))
-                if seen != (path, line):
-                    duplicates[worker].append(((path, index), seen[0], seen[1]))
+        duplicates = _duplicates(loaded)
         for worker, channel in enumerate(channels):
             channel.send(duplicates[worker])
             channel.send(len(channels) - 1)

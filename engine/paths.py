@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import posixpath
 from pathlib import Path
 
 
@@ -35,3 +36,37 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return absolute.relative_to(base).as_posix()
     except ValueError:
         return absolute.as_posix()
+
+
+def git_top(folder: Path) -> Path | None:
+    """The top of the git working tree holding ``folder``, found without starting git."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def escapes(path: Path, boundary: Path) -> bool:
+    """Whether ``path``, with every symbolic link on the way followed, leads outside
+    ``boundary`` (a real, absolute folder)."""
+    return not real(path).is_relative_to(boundary)
+
+
+def normalise(relative: str) -> str | None:
+    """A path from a repository's root in one spelling (``changes/./x.yaml`` is
+    ``changes/x.yaml``); None when it is empty, absolute or leaves the root (``../x``)."""
+    if not relative or relative.startswith("/"):
+        return None
+    normal = posixpath.normpath(relative)
+    if normal in {".", ".."} or normal.startswith("../"):
+        return None
+    return normal
+
+
+def inner_folder(text: str) -> str | None:
+    """A folder written from a repository's root (``./policies``, ``policies/``, ``.``) in one
+    spelling (``policies``; ``""`` for the root); None when it leaves the root."""
+    stripped = text.rstrip("/")
+    if stripped in {"", "."}:
+        return ""
+    return normalise(stripped)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -19,12 +19,13 @@ from engine.approvals import ApprovalSet
 from engine.config import Config
 from engine.context import RequestContext, load_context
 from engine.documents import KINDS, Document, identify
+from engine.errors import ConfigError
 from engine.evaluation import UNMATCHED_RULE, Constants, Evaluator
 from engine.findings import Finding, Outcome, Severity
 from engine.globs import match_path
 from engine.library import Library
 from engine.loader import LoadedFile, load_bytes
-from engine.paths import absolute, display_path
+from engine.paths import absolute, display_path, inner_folder
 from engine.policy import Policy, Sources, compile_policies, folder_reader, load_sources
 from engine.verdict import Report, Verdict
 from engine.waivers import apply as apply_waivers
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 INCOMPLETE_RULE: Final = "changegate/incomplete-context"
 PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
 OTHERS_RULE: Final = "changegate/invalid-elsewhere"
+DELETED_RULE: Final = "changegate/unjudged-deletion"
 
 # Rules the engine itself reports, with what they mean (SARIF help, docs).
 STANDARD_RULES: Final = {
@@ -46,12 +48,14 @@ STANDARD_RULES: Final = {
     UNMATCHED_RULE: "Every changed governed document is judged by at least one policy rule.",
     INCOMPLETE_RULE: "The request context is complete enough to decide.",
     OTHERS_RULE: "Documents outside this run are valid, so cross-document checks see them.",
+    DELETED_RULE: "A governed file a pull request deletes can be read at the base revision, "
+    "so that its deletion is judged.",
     "waiver/expired": "Waivers are removed or renewed when they expire.",
     "waiver/unused": "Waivers still match a failing finding.",
 }
 
 CEL_VARIABLES: Final = {
-    "object": cel.CelType.MAP,
+    "object": cel.CelType.DYN,  # null for a document the pull request deletes
     "oldObject": cel.CelType.DYN,
     "docs": cel.CelType.MAP,
     "request": cel.CelType.MAP,
@@ -240,12 +244,17 @@ class Judge:
     def _read_policy_folder(self, origin: str) -> list[LoadedFile]:
         ref = self.options.policies_from
         if ref is None:
-            return folder_reader(self.workspace.root)(origin)
+            return folder_reader(self.workspace.root, self.workspace.boundary)(origin)
         if self.git is None:
             return []
         sha = self.git.resolve(ref)
-        base = self.git.relative(self.workspace.root / origin / "x")
-        folder = base.rsplit("/", 1)[0] if base and "/" in base else ""
+        relative = inner_folder(origin)
+        if relative is None:
+            raise ConfigError(
+                f"policy source {origin!r} in changegate.yaml is not a folder inside the "
+                "repository: write a path from the repository's root, such as ./policies"
+            )
+        folder = (self._root_prefix + relative).rstrip("/")
         return [
             load_bytes(data, Path(f"{ref}:{path}"))
             for path in sorted(self.git.files(sha, folder))
@@ -292,26 +301,113 @@ class Judge:
             now=self.now,
             backend=self.options.backend,
             old_object=self.old_object,
+            operation=self.operation,
             library=self.library,
         )
 
-    def old_object(self, document: Document) -> Any:
-        """The document as it is at the base revision (``oldObject``), or None."""
+    @cached_property
+    def base_revision(self) -> str | None:
+        """The commit a pull request is compared with (``--policies-from``, else the context's
+        base), when the clone has it."""
         pr = self.context.pull_request
         base = self.options.policies_from or (pr.base_sha if pr else None)
+        if base is None or self.git is None or not self.git.has_commit(base):
+            return None
+        return str(self.git.resolve(base))
+
+    def _base_documents(self, relative: str) -> list[Document]:
+        """The documents of ``relative`` (from the git root) at the base revision."""
+        base = self.base_revision
         if base is None or self.git is None:
-            return None
-        relative = self.git.relative(document.path)
-        if relative is None or not self.git.has_commit(base):
-            return None
-        data = self.git.read(self.git.resolve(base), relative)
+            return []
+        data = self.git.read(base, relative)
         if data is None:
-            return None
+            return []
         documents, _ = identify(load_bytes(data, Path(relative)))
-        for old in documents:
-            if old.kind == document.kind and old.name == document.name:
+        return documents
+
+    @cached_property
+    def _base_index(self) -> dict[tuple[str, str], Document]:
+        """(kind, folded name) -> the base version of each document the pull request changes,
+        so that a moved document is an update, not a deletion and a creation."""
+        index: dict[tuple[str, str], Document] = {}
+        for git_path, _ in self._changed_governed:
+            for document in self._base_documents(git_path):
+                if document.name is not None:
+                    index.setdefault(_key(document), document)
+        return index
+
+    def old_object(self, document: Document) -> Any:
+        """The document as it is at the base revision (``oldObject``), or None."""
+        if document.deleted:
+            return document.body
+        if self.changed_paths is not None and self.in_pull_request(document.path):
+            found = self._base_index.get(_key(document))
+            return found.body if found is not None else None
+        relative = self.git.relative(document.path) if self.git is not None else None
+        if relative is None:
+            return None
+        for old in self._base_documents(relative):
+            if _key(old) == _key(document):
                 return old.body
         return None
+
+    def operation(self, document: Document) -> str:
+        """What the pull request does to ``document``: create, update or delete; unknown
+        without a base revision to compare with."""
+        if document.deleted:
+            return "delete"
+        if self.base_revision is None:
+            return "unknown"
+        return "create" if self.old_object(document) is None else "update"
+
+    @cached_property
+    def _changed_governed(self) -> list[tuple[str, str]]:
+        """(path from the git root, path from changegate's root) of every governed file the
+        pull request changes."""
+        found = []
+        prefix = self._root_prefix
+        for path in sorted(self.changed_paths or ()):
+            if prefix and path.startswith(prefix):
+                local = path[len(prefix) :]
+            elif prefix and self.governed(path):
+                local, path = path, prefix + path  # written relative to changegate's root
+            else:
+                local = path
+            if self.governed(local):
+                found.append((path, local))
+        return found
+
+    @cached_property
+    def _root_prefix(self) -> str:
+        """changegate's root from the git root, with a trailing slash ('' when they are one)."""
+        if self.git_root is None:
+            return ""
+        try:
+            inner = self.workspace.root.relative_to(self.git_root).as_posix()
+        except ValueError:
+            return ""
+        return "" if inner == "." else inner + "/"
+
+    @cached_property
+    def deleted(self) -> tuple[list[Document], list[Finding]]:
+        """The documents the pull request deletes (judged with ``object`` null), and a finding
+        for each changed governed file that is gone when there is no base to read it from."""
+        if not self._changed_governed:
+            return [], []
+        present = {_key(d) for d in self.inventory.documents if d.name is not None}
+        documents: list[Document] = []
+        findings: list[Finding] = []
+        for git_path, local in self._changed_governed:
+            path = self.workspace.root / local
+            if self.base_revision is None:
+                if not path.exists() and not path.is_symlink():
+                    findings.append(_unknown_base(path))
+                continue
+            for old in self._base_documents(git_path):
+                if old.name is not None and _key(old) not in present:
+                    documents.append(replace(old, path=path, deleted=True))
+        return documents, findings
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -329,8 +425,10 @@ class Judge:
         inventory = self.inventory
         if documents is None:
             targets = [d for d in inventory.valid if self.is_target_path(d.path)]
+            deleted, unjudged = self.deleted
+            targets += deleted
         else:
-            targets = list(documents)
+            targets, unjudged = list(documents), []
         target_paths = {d.path for d in targets}
         findings: list[Finding] = [
             f
@@ -341,6 +439,7 @@ class Judge:
         if elsewhere and documents is None:
             findings.append(_elsewhere(sorted(elsewhere)))
         findings.extend(self._context_findings())
+        findings.extend(unjudged)
         evaluated, records = self.evaluator.evaluate(targets, changed=self._changed)
         findings.extend(evaluated)
         findings = apply_waivers(
@@ -422,7 +521,9 @@ class Judge:
         return len(targets) + invalid
 
     def _changed(self, document: Document) -> bool:
-        return self.changed_paths is not None and self.in_pull_request(document.path)
+        return document.deleted or (
+            self.changed_paths is not None and self.in_pull_request(document.path)
+        )
 
     def _context_findings(self) -> list[Finding]:
         pr = self.context.pull_request
@@ -462,6 +563,7 @@ def evaluator_for(
     backend: str | None,
     changed: frozenset[tuple[str, str]] | None = None,
     old_object: Callable[[Document], Any] = lambda document: None,
+    operation: Callable[[Document], str] | None = None,
     library: Library | None = None,
 ) -> Evaluator:
     """An evaluator over these documents: the CEL functions see exactly them."""
@@ -495,6 +597,7 @@ def evaluator_for(
         now=now,
         docs=docs,
         old_object=old_object,
+        operation=operation,
     )
 
 
@@ -520,6 +623,26 @@ def _elsewhere(paths: list[Path]) -> Finding:
         message=f"{len(paths)} other file(s) not judged here have problems and were left out "
         f"of cross-document checks: {shown}{more}; run changegate validate",
         path=paths[0],
+        line=1,
+        column=1,
+    )
+
+
+def _key(document: Document) -> tuple[str, str]:
+    """A document's identity: names are unique per kind, whatever their case."""
+    return (document.kind, (document.name or "").casefold())
+
+
+def _unknown_base(path: Path) -> Finding:
+    return Finding(
+        rule=DELETED_RULE,
+        severity=Severity.DENY,
+        outcome=Outcome.FAIL,
+        message=f"the pull request changes {display_path(path)}, which is not in the working "
+        "tree, and there is no base revision to read it from, so its deletion cannot be "
+        "judged: pass --policies-from BASE (or a context with pullRequest.baseSha) in a clone "
+        "that holds the base commit",
+        path=path,
         line=1,
         column=1,
     )

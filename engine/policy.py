@@ -7,6 +7,7 @@ cannot weaken its own gate.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,13 +20,17 @@ from engine.documents import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding, Severity
 from engine.loader import LoadedFile, load_bytes, load_file
-from engine.paths import display_path
+from engine.paths import display_path, escapes, inner_folder
 from engine.resources import bundled
 from engine.sourcemap import FieldPath, parse_field
 from engine.times import parse_datetime
 
 BUILTIN: Final = "builtin:"
 SOURCE_KINDS: Final = frozenset({"Policy", "Waiver"})
+# What a pull request does to a document. A policy that names no operations judges documents
+# that exist (created or updated); one that judges deletions says so (match.operations).
+OPERATIONS: Final = ("create", "update", "delete")
+DEFAULT_OPERATIONS: Final = frozenset({"create", "update"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,14 @@ class Policy:
     description: str = ""
     when: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    operations: frozenset[str] = DEFAULT_OPERATIONS
+
+    def judges(self, operation: str) -> bool:
+        """Whether the policy judges a document under ``operation``; ``unknown`` (no base
+        revision to compare with) is a create or an update, so it is judged by either."""
+        if operation == "unknown":
+            return bool(self.operations & DEFAULT_OPERATIONS)
+        return operation in self.operations
 
     def expressions(self) -> Iterable[tuple[FieldPath, str]]:
         """Every CEL expression with the field that holds it."""
@@ -128,6 +141,7 @@ def policy_from(document: Document, source: str, zone_name: str) -> Policy:
         description=spec.get("description") or document.body["metadata"].get("description", ""),
         when=match.get("when"),
         variables=tuple((v["name"], v["expression"]) for v in spec.get("variables", ())),
+        operations=frozenset(match.get("operations", DEFAULT_OPERATIONS)),
     )
 
 
@@ -207,15 +221,36 @@ def load_sources(
     return sources
 
 
-def folder_reader(root: Path) -> Callable[[str], list[LoadedFile]]:
-    """Reads a policy folder of the working tree."""
+def folder_reader(root: Path, boundary: Path) -> Callable[[str], list[LoadedFile]]:
+    """Reads a policy folder of the working tree: a folder inside the repository, whose files
+    (links followed) stay inside ``boundary``; anything else is a ConfigError."""
 
     def read(origin: str) -> list[LoadedFile]:
-        folder = (root / origin).resolve()
+        relative = inner_folder(origin)
+        if relative is None:
+            raise ConfigError(
+                f"policy source {origin!r} in changegate.yaml is not a folder inside the "
+                "repository: write a path from the repository's root, such as ./policies"
+            )
+        folder = root / relative
         if not folder.is_dir():
             return []  # the default ./policies may simply not exist
-        files = sorted(p for p in folder.rglob("*") if p.suffix in {".yaml", ".yml"})
-        return [load_file(p) for p in files if p.is_file()]
+        if escapes(folder, boundary):
+            raise ConfigError(f"policy folder {origin!r} leads outside the repository")
+        files = []
+        for current, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                path = Path(current, name)
+                if not name.endswith((".yaml", ".yml")):
+                    continue
+                if escapes(path, boundary):
+                    raise ConfigError(
+                        f"{display_path(path)} leads outside the repository (through a "
+                        "symbolic link): changegate reads no policy from there; commit the file"
+                    )
+                files.append(load_file(path))
+        return files
 
     return read
 

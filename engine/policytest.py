@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,10 @@ def _case(
     if result.problems or subject is None:
         return result
     before = previous.body if isinstance(previous, Document) else None
+    if case.get("deleted"):
+        # the pull request deletes the subject: gone from the repository, seen as oldObject
+        documents = [d for d in documents if d is not subject]
+        subject = replace(subject, body=before or subject.body, deleted=True)
     context = parse_context(case.get("context", {"event": "local"}))
     now = parse_instant(case.get("now") or spec["now"])
     head = context.pull_request.head_sha if context.pull_request else None

@@ -84,7 +84,9 @@ def build(
                 "kind": d.kind,
                 "name": d.name,
                 "path": shown(d.path),
-                "sha256": hashlib.sha256(d.path.read_bytes()).hexdigest(),
+                # a document the merge deleted has no bytes left to digest
+                "sha256": None if d.deleted else hashlib.sha256(d.path.read_bytes()).hexdigest(),
+                **({"deleted": True} if d.deleted else {}),
             }
             for d in outcomes.targets
         ),
@@ -242,6 +244,22 @@ def problem(record: Any, *, edited: bool = True) -> str | None:
     return None
 
 
+MAX_NOTE: Final = 16 * 1024 * 1024  # bytes: a record of thousands of documents is ~1 MB
+
+
+def loads(data: bytes) -> tuple[Any, str | None]:
+    """A note's JSON, or why it cannot be read: too big, not JSON, or nested too deeply (a
+    hostile note must not stop the audit of the whole history)."""
+    if len(data) > MAX_NOTE:
+        return None, f"it is {len(data):,} bytes, over the {MAX_NOTE:,}-byte limit of a record"
+    try:
+        return json.loads(data), None
+    except RecursionError:
+        return None, "it is JSON nested too deeply to be a decision record"
+    except ValueError:
+        return None, "it is not JSON"
+
+
 def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -280,12 +298,8 @@ def read(repo: GitRepo, commit: str, *, edited: bool = True) -> dict[str, Any] |
 
 
 def _parse(data: bytes, sha: str, *, edited: bool = True) -> dict[str, Any]:
-    try:
-        record = json.loads(data)
-    except ValueError:
-        record = None
-        why: str | None = "it is not JSON"
-    else:
+    record, why = loads(data)
+    if why is None:
         why = problem(record, edited=edited)
     if why is not None or record is None:
         raise RecordError(

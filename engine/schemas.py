@@ -8,6 +8,7 @@ what to change.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -35,6 +36,7 @@ def _optional(module: str) -> Any:
 jsonschema_rs = _optional("jsonschema_rs")
 
 COMMON: Final = "common.json"
+MAX_FINDINGS: Final = 50  # schema findings listed per document
 CONTEXT: Final = "context.json"
 VERDICT: Final = "verdict.json"
 
@@ -129,8 +131,18 @@ class SchemaSet:
         if self.is_valid(document.kind, document.body):
             return []
         errors = self._detailed[document.kind].iter_errors(document.body)
-        findings = [finding for error in errors for finding in _translate(document, error)]
-        return sorted(findings, key=lambda f: (f.line, f.column, f.message))
+        found = (finding for error in errors for finding in _translate(document, error))
+        findings = list(itertools.islice(found, MAX_FINDINGS))
+        findings.sort(key=lambda f: (f.line, f.column, f.message))
+        if next(found, None) is not None:  # a flood: the first ones say what is wrong
+            findings.append(
+                document.finding(
+                    schema_rule(document.kind),
+                    f"more than {MAX_FINDINGS} schema problems in this document; the rest are "
+                    "not listed: fix these and validate again",
+                )
+            )
+        return findings
 
     def bundle(self, kind: str | None) -> dict[str, Any]:
         """A self-contained schema for editors: the referenced resources are embedded in

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any, Final
 
 from engine.config import Config
@@ -195,9 +196,13 @@ def _date_problem(text: str) -> str | None:
     if not _DATE_SHAPE.match(text):
         return None
     try:
-        parse_date(text[:10])
+        date.fromisoformat(text[:10])
     except ValueError:
         return f"{text[:10]} is not a real calendar date"
+    try:
+        parse_date(text[:10])
+    except ValueError as error:
+        return str(error)
     return None
 
 

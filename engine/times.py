@@ -8,12 +8,30 @@ zone the document (or the config) names.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, tzinfo
+from typing import Final
 
 from engine.zones import zone
 
+# The years changegate computes with. Python's calendar ends at 9999, and windows, lead times
+# and "next opening" searches reach centuries past the times asked about: a bound well inside
+# it turns 9999-12-31 or 0001-01-01 into a clear error instead of an overflow deep in a run.
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2999
+
+
+def in_range(year: int, text: str) -> None:
+    """A ValueError naming ``text`` when ``year`` is outside the years changegate handles."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(
+            f"{text!r} is outside the years changegate computes with ({FIRST_YEAR} to "
+            f"{LAST_YEAR}): write a real date"
+        )
+
 
 def parse_date(text: str) -> date:
-    return date.fromisoformat(text)
+    value = date.fromisoformat(text)
+    in_range(value.year, text)
+    return value
 
 
 def has_offset(text: str) -> bool:
@@ -25,6 +43,7 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("z", "Z"))
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no offset: write it like 2024-01-25T10:00:00Z")
+    in_range(value.year, text)
     return value.astimezone(UTC)
 
 
@@ -33,6 +52,7 @@ def parse_local(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is not None:
         raise ValueError(f"{text!r} has an offset; a local time here has none")
+    in_range(value.year, text)
     return value
 
 

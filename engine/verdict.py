@@ -13,6 +13,8 @@ from engine.findings import Evaluation, Finding, Outcome, Severity
 from engine.times import format_instant, parse_instant
 
 API_VERSION: Final = "changegate/v1"
+MAX_FINDINGS: Final = 10_000  # listed per run; the rest are counted in one finding
+TOO_MANY_RULE: Final = "changegate/too-many-findings"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Verdict:
     backend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     files: int | None = None
+    counts: dict[str, int] | None = None  # the summary of every finding, listed or not
 
     @classmethod
     def of(
@@ -41,8 +44,12 @@ class Verdict:
         extra: dict[str, Any] | None = None,
         files: int | None = None,
     ) -> Verdict:
-        ordered = tuple(sorted(findings, key=lambda f: f.sort_key))
-        return cls(event, at, ordered, documents, rules, backend, extra or {}, files)
+        ordered = sorted(findings, key=lambda f: f.sort_key)
+        counts = None
+        if len(ordered) > MAX_FINDINGS:
+            counts = _counts(ordered)
+            ordered = [*ordered[:MAX_FINDINGS], _omitted(ordered[MAX_FINDINGS:])]
+        return cls(event, at, tuple(ordered), documents, rules, backend, extra or {}, files, counts)
 
     @property
     def decision(self) -> str:
@@ -50,17 +57,8 @@ class Verdict:
 
     @property
     def summary(self) -> dict[str, int]:
-        return {
-            "documents": self.documents,
-            "rules": self.rules,
-            "failed": self._count(Outcome.FAIL, Severity.DENY),
-            "warnings": self._count(Outcome.FAIL, Severity.WARN),
-            "errors": sum(1 for f in self.findings if f.outcome is Outcome.ERROR),
-            "waived": sum(1 for f in self.findings if f.outcome is Outcome.WAIVED),
-        }
-
-    def _count(self, outcome: Outcome, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.outcome is outcome and f.severity is severity)
+        counts = self.counts or _counts(self.findings)
+        return {"documents": self.documents, "rules": self.rules, **counts}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Verdict:
@@ -92,7 +90,12 @@ class Verdict:
             rules=summary["rules"],
             backend=data["engine"].get("celBackend"),
             extra={"gate": data["gate"]} if "gate" in data else None,
-        )
+        )._counted({k: summary[k] for k in ("failed", "warnings", "errors", "waived")})
+
+    def _counted(self, counts: dict[str, int]) -> Verdict:
+        from dataclasses import replace
+
+        return replace(self, counts=counts)
 
     def to_json(self, display: Any = None) -> dict[str, Any]:
         """The verdict as SPEC §8 fixes it; ``display`` turns paths into shown strings."""
@@ -111,6 +114,36 @@ class Verdict:
             out["engine"]["celBackend"] = self.backend
         out.update(self.extra)
         return out
+
+
+def _counts(findings: Sequence[Finding]) -> dict[str, int]:
+    counts = {"failed": 0, "warnings": 0, "errors": 0, "waived": 0}
+    for f in findings:
+        if f.outcome is Outcome.FAIL and f.severity is Severity.DENY:
+            counts["failed"] += 1
+        elif f.outcome is Outcome.FAIL and f.severity is Severity.WARN:
+            counts["warnings"] += 1
+        elif f.outcome is Outcome.ERROR:
+            counts["errors"] += 1
+        elif f.outcome is Outcome.WAIVED:
+            counts["waived"] += 1
+    return counts
+
+
+def _omitted(rest: Sequence[Finding]) -> Finding:
+    """One finding standing for the findings past the limit; it denies if any of them does."""
+    denying = sum(1 for f in rest if f.denies)
+    first = rest[0]
+    return Finding(
+        rule=TOO_MANY_RULE,
+        severity=Severity.DENY if denying else Severity.WARN,
+        outcome=Outcome.FAIL,
+        message=f"{len(rest):,} more findings ({denying:,} of them denying) are not listed: "
+        f"changegate lists at most {MAX_FINDINGS:,}; fix the ones above and run again",
+        path=first.path,
+        line=first.line,
+        column=first.column,
+    )
 
 
 def finding_json(finding: Finding, show: Any) -> dict[str, Any]:

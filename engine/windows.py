@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from engine.documents import Document
 from engine.durations import parse_duration
+from engine.errors import ChangegateError
 from engine.globs import match_any
 from engine.zones import zone
 
@@ -38,7 +39,7 @@ _MARGIN: Final = timedelta(days=2)  # local and UTC times differ by at most ~26 
 _CYCLE: Final = {"DAILY": 146_097, "WEEKLY": 20_871, "MONTHLY": 4_800, "YEARLY": 400}
 
 
-class WindowError(ValueError):
+class WindowError(ChangegateError, ValueError):
     """A window that cannot be expanded; the message says why and what to write."""
 
 
@@ -149,7 +150,7 @@ class Window:
 
     def applies_to(self, target: Target) -> bool:
         """AND across fields, OR within a list; an omitted field matches everything."""
-        if not match_any(self.environments, target.environment):
+        if not match_any(self.environments, target.environment, fold=True):
             return False
         if self.services is not None and not any(
             match_any(self.services, s) for s in target.services
@@ -181,7 +182,7 @@ class Window:
 
     def _generate(self, rule: Any) -> Iterator[datetime]:
         """The local starts in order: the rule's first COUNT, up to UNTIL, without exdates."""
-        if self.barren:
+        if self.barren or self.count == 0:  # COUNT=0: no occurrence at all, never forever
             return
         for number, local_start in enumerate(rule, start=1):
             if self.until is not None and local_start > self.until:
@@ -336,6 +337,8 @@ def window_from(document: Document, default_zone: str) -> Window:
             )
         if "COUNT" in limits:
             window.count = int(limits["COUNT"])
+            if window.count < 0:
+                raise ValueError(f"COUNT={limits['COUNT']} is not a number of occurrences")
         if "UNTIL" in limits:
             window.until = _until(limits["UNTIL"])
     except (ValueError, TypeError) as error:

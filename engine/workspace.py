@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine import semantics
 from engine.config import CONFIG_FILE, Config, config_from, defaults, load_config
 from engine.discovery import discover, resolve_root
-from engine.documents import Document, duplicate_names, identify
+from engine.documents import Document, duplicate_names, file_finding, identify
 from engine.errors import UsageError
 from engine.findings import Finding
 from engine.loader import load_bytes, load_file
-from engine.paths import absolute, real
+from engine.paths import absolute, escapes, git_top, real
 from engine.schemas import SchemaSet
+
+OUTSIDE_RULE: Final = "changegate/outside-repository"
 
 
 def inventory_rules(documents: Sequence[Document]) -> set[str]:
@@ -144,6 +147,10 @@ class Workspace:
         valid: list[Document] = []
         findings: list[Finding] = []
         for path in files:
+            refused = self.refused(path)
+            if refused is not None:
+                findings.append(refused)
+                continue
             file_documents, problems = identify(load_file(path))
             findings.extend(problems)
             for document in file_documents:
@@ -154,6 +161,31 @@ class Workspace:
                 if not any(p.denies for p in problems):
                     valid.append(document)
         return documents, valid, findings
+
+    @cached_property
+    def boundary(self) -> Path:
+        """What a governed path may lead to: the git working tree, else changegate's root."""
+        return git_top(self.root) or self.root
+
+    def refused(self, path: Path) -> Finding | None:
+        """A finding for a path changegate will not read: a link to a folder, or a path that
+        leads outside the repository (its target is neither read nor named)."""
+        if path.is_symlink() and path.is_dir():
+            return file_finding(
+                path, 1, 1,
+                f"{path.name} is a symbolic link to a folder: changegate does not follow links "
+                "to folders (the documents behind it would go unjudged); commit the documents "
+                "themselves",
+                rule=OUTSIDE_RULE,
+            )  # fmt: skip
+        if escapes(path, self.boundary):
+            return file_finding(
+                path, 1, 1,
+                f"{path.name} leads outside the repository (through a symbolic link), so "
+                "changegate does not read it: commit the document itself",
+                rule=OUTSIDE_RULE,
+            )  # fmt: skip
+        return None
 
     def named(self, paths: Sequence[Path]) -> list[Path]:
         """The files the given paths name, absolute."""

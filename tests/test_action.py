@@ -507,7 +507,7 @@ def test_a_deploy_into_the_holiday_freeze_is_blocked(
         at="2024-12-23T10:00:00Z", sha=shop.base, mode="gate",
     )  # fmt: skip
     assert result.code == 1
-    assert result.outputs["failed-rules"] == '["gate/frozen"]'
+    assert result.outputs["failed-rules"] == '["gate/frozen", "gate/protected-environment"]'
     assert "**Deploy gate closed**: checkout may not deploy to production" in result.summary
     assert "holiday-freeze" in result.summary
     assert github.comments == {}

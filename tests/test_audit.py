@@ -59,7 +59,8 @@ def test_audit_flags_every_planted_bypass_and_no_clean_change(trail: Trail) -> N
             "audit/direct-push", "audit/no-decision-record", "audit/denied-decision",
             "audit/edited-after-approval", "audit/post-review", "audit/inside-freeze",
             "audit/lead-time", "audit/expired-waiver",
-        ], 1) | {"audit/unreadable-record": 0, "audit/replaced-record": 0},
+        ], 1) | {"audit/unreadable-record": 0, "audit/replaced-record": 0,
+                "audit/forged-record": 0},
     }  # fmt: skip
     evidence = {f["rule"]: f["message"] for f in data["flags"]}
     assert "by Mallory changed releases/checkout-v1.1.0.yaml" in evidence["audit/direct-push"]

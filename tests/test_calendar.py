@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.approvals import Approval
+from engine.approvals import Approval, ApprovalSet, Veto
 from engine.calendar import Calendar
 from engine.config import defaults
 from engine.times import format_instant, parse_instant
@@ -99,8 +99,8 @@ def test_a_hard_freeze_yields_only_to_an_emergency_change() -> None:
     assert messages(cal, "2024-12-27T10:00:00Z", "2024-12-27T11:00:00Z", passes={"holidays"})
 
 
-def approval(user: str, *roles: str) -> Approval:
-    return Approval(user, roles, "abc", 1, "2024-01-19T10:00:00Z")
+def approval(user: str, *roles: str) -> ApprovalSet:
+    return ApprovalSet((Approval(user, roles, "abc", 1, "2024-01-19T10:00:00Z"),), (), {})
 
 
 def test_a_soft_freeze_yields_to_its_exception_approvals() -> None:
@@ -119,17 +119,21 @@ def test_a_soft_freeze_yields_to_its_exception_approvals() -> None:
         )
     )
     window = ("2024-01-26T16:30:00Z", "2024-01-26T17:30:00Z")
-    [unasked] = messages(cal, *window, approvals=[approval("dana", "manager")])
+    [unasked] = messages(cal, *window, approvals=approval("dana", "manager"))
     assert unasked.endswith(
         "to pass this soft freeze the change needs spec.freezeException with window: fridays "
         "and a justification, or reschedule it after 2024-01-29 08:00 UTC"
     )
-    [unapproved] = messages(cal, *window, passes={"fridays"}, approvals=[approval("carol", "cab")])
+    [unapproved] = messages(cal, *window, passes={"fridays"}, approvals=approval("carol", "cab"))
     assert unapproved.endswith(
         "the change needs approval from role manager (0 of 1), or reschedule it after "
         "2024-01-29 08:00 UTC"
     )
-    assert messages(cal, *window, passes={"fridays"}, approvals=[approval("dana", "manager")]) == []
+    assert messages(cal, *window, passes={"fridays"}, approvals=approval("dana", "manager")) == []
+    # a manager who requested changes blocks the exception although another approved
+    vetoed = approval("dana", "manager")._replace(vetoes=(Veto("erin", ("manager",), 7),))
+    [blocked] = messages(cal, *window, passes={"fridays"}, approvals=vetoed)
+    assert "role manager (1 of 1; changes requested by erin)" in blocked
     # outside a pull request the approvals are unknown: only the asking is judged
     assert messages(cal, *window, passes={"fridays"}, approvals=None) == []
     assert len(messages(cal, *window, approvals=None)) == 1

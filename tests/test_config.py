@@ -18,13 +18,20 @@ def test_defaults_follow_the_domain_change_types() -> None:
     assert config.include == list(DEFAULT_INCLUDE)
     assert config.policy_sources == ["builtin:recommended", "./policies"]
     types = config.spec["changeTypes"]
-    assert types["standard"] == {"leadTime": "0s", "approvals": [], "requiresTemplate": True}
-    assert types["normal"] == {"leadTime": "5d", "approvals": [{"role": "cab", "count": 1}]}
-    assert types["expedited"] == {"leadTime": "24h", "approvals": [{"role": "manager", "count": 1}]}
+    assert types["standard"] == {
+        "leadTime": "0s", "approvals": [], "requiresTemplate": True, "vetoes": True,
+    }  # fmt: skip
+    assert types["normal"] == {
+        "leadTime": "5d", "approvals": [{"role": "cab", "count": 1}], "vetoes": True,
+    }  # fmt: skip
+    assert types["expedited"] == {
+        "leadTime": "24h", "approvals": [{"role": "manager", "count": 1}], "vetoes": True,
+    }  # fmt: skip
     assert types["emergency"] == {
         "leadTime": "0s",
         "approvals": [{"role": "on-call", "count": 1}],
         "postReview": {"role": "cab", "within": "48h"},
+        "vetoes": True,
     }
 
 
@@ -37,6 +44,7 @@ def test_user_settings_merge_field_by_field() -> None:
     assert spec["changeTypes"]["normal"] == {
         "leadTime": "5d",
         "approvals": [{"role": "cab", "count": 2}, {"role": "qa", "count": 1}],
+        "vetoes": True,
     }
     assert spec["changeTypes"]["expedited"]["leadTime"] == "24h"
     assert spec["documents"] == {"include": list(DEFAULT_INCLUDE), "exclude": ["**/drafts/**"]}

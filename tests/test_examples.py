@@ -46,7 +46,10 @@ INVALID = {
     "approvals-in-yaml.yaml": [
         ("schema/ChangeRequest", 16, 3, "approvals are never declared in YAML")
     ],
-    "duplicate-name.yaml": [("schema/Incident", 15, 3, "'INC-INVALID-16' is already defined at")],
+    "duplicate-name.yaml": [
+        ("schema/Incident", 5, 3, "'INC-INVALID-16' is also defined at"),
+        ("schema/Incident", 15, 3, "'INC-INVALID-16' is already defined at"),
+    ],
     "not-a-mapping.yaml": [("schema/envelope", 2, 1, "the document is a list, not a mapping")],
     "empty.yaml": [("schema/envelope", 1, 1, "file holds no YAML document")],
     "yaml11-boolean.yaml": [
@@ -90,7 +93,7 @@ def test_invalid_folder_as_a_whole(cli) -> None:
     assert result.code == 1
     lines = result.out.splitlines()
     assert len(lines) == sum(len(v) for v in INVALID.values()) + 1
-    assert lines[-1].startswith("✗ deny: 25 failed in 18 documents from 23 files")
+    assert lines[-1].startswith("✗ deny: 26 failed in 18 documents from 23 files")
     assert "examples/invalid/bad-enum.yaml:8:3: schema/ChangeRequest: " in result.out
 
 

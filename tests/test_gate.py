@@ -15,6 +15,12 @@ from tests.conftest import EXAMPLES, copy_example, write
 SHOP = EXAMPLES / "acme-shop"
 CONTEXTS = SHOP / "contexts"
 CHECKOUT = ("--env", "production", "--service", "checkout")
+PROTECTED_REASON = (
+    "production is a protected environment (requires: change-or-release): a deploy needs an "
+    "approved change request scheduled now (--change, or one scheduled for checkout in "
+    "production) or the release plan of the version deployed (--version) passing its deploy "
+    "checks"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +51,15 @@ def test_inside_the_holiday_freeze_a_normal_deploy_is_blocked(cli) -> None:
         "reasons": [
             "frozen by hard freeze holiday-freeze (Holiday peak traffic and reduced staffing) "
             "until 2025-01-02 00:00 Europe/Berlin (2025-01-01T23:00:00Z): only an approved "
-            "emergency change may deploy now"
+            "emergency change may deploy now",
+            PROTECTED_REASON,
         ],
     }
-    [finding] = verdict["findings"]
-    assert finding["rule"] == "gate/frozen"
-    assert finding["document"]["path"] == "freezes/holiday-freeze.yaml"
+    protected, frozen = verdict["findings"]  # in file order
+    assert frozen["rule"] == "gate/frozen"
+    assert frozen["document"]["path"] == "freezes/holiday-freeze.yaml"
+    assert protected["rule"] == "gate/protected-environment"
+    assert protected["document"]["path"] == "changegate.yaml"
     # the text form says the same to a person
     text = cli("gate", *CHECKOUT, "--at", "2024-12-23T10:00:00Z")
     assert text.code == 1
@@ -80,7 +89,9 @@ def test_the_emergency_change_without_its_approvals_stays_frozen(cli, tmp_path: 
         "--context", path,
     )  # fmt: skip
     assert code == 1
-    assert rules(verdict) == ["change-approvals/high-risk-review", "gate/frozen"]
+    assert rules(verdict) == [
+        "gate/protected-environment", "change-approvals/high-risk-review", "gate/frozen",
+    ]  # fmt: skip
 
 
 def test_on_friday_afternoon_the_soft_freeze_yields_to_its_extra_approval(
@@ -106,11 +117,29 @@ def test_on_friday_afternoon_the_soft_freeze_yields_to_its_extra_approval(
     )
 
 
-def test_outside_all_windows_a_deploy_is_allowed(cli) -> None:
+def test_outside_all_windows_a_deploy_with_a_reason_is_allowed(cli, tmp_path: Path) -> None:
+    # production is protected: no freeze applies, but a deploy needs a change or a release
     code, verdict = gate(cli, *CHECKOUT, "--at", "2024-01-24T10:00:00Z")
+    assert (code, rules(verdict)) == (1, ["gate/protected-environment"])
+    assert verdict["gate"]["reasons"] == [PROTECTED_REASON]
+    # the approved standard change scheduled now is that reason (found, not named)
+    catalog = ("--env", "production", "--service", "catalog")
+    code, verdict = gate(cli, *catalog, "--at", "2024-01-23T07:10:00Z")
     assert (code, verdict["decision"]) == (0, "allow")
-    assert verdict["gate"]["reasons"] == ["no freeze applies to checkout in production now"]
-    # staging is never frozen in this shop, even over the holidays
+    assert verdict["gate"]["reasons"] == [
+        "change requests scheduled now for this target: CHG-2024-0151",
+        "no freeze applies to catalog in production now",
+        "approved and scheduled now: CHG-2024-0151",
+    ]
+    # and so is a release plan that passes its deploy checks
+    green = write(tmp_path / "deploy.yaml", "event: deploy\nchecks: {unit-tests: success}\n")
+    code, verdict = gate(
+        cli, *catalog, "--version", "1.8.1", "--at", "2024-01-24T10:00:00Z", "--context", green
+    )
+    assert (code, verdict["gate"]["reasons"][-1]) == (
+        0, "release catalog-v1.8.1 passes its deploy checks",
+    )  # fmt: skip
+    # staging is neither protected nor ever frozen in this shop, even over the holidays
     code, verdict = gate(
         cli, "--env", "staging", "--service", "checkout", "--at", "2024-12-23T10:00:00Z"
     )
@@ -129,12 +158,12 @@ def test_a_release_whose_exit_criteria_are_open_is_blocked(cli) -> None:
 
 def test_unknown_versions_and_changes_close_the_gate(cli) -> None:
     code, verdict = gate(cli, *CHECKOUT, "--version", "9.9.9", "--at", "2024-01-24T10:00:00Z")
-    assert (code, rules(verdict)) == (1, ["gate/release-plan"])
+    assert (code, rules(verdict)) == (1, ["gate/release-plan", "gate/protected-environment"])
     assert "changegate new ReleasePlan checkout-v9.9.9" in verdict["gate"]["reasons"][0]
     code, verdict = gate(
         cli, *CHECKOUT, "--change", "CHG-1999-0001", "--at", "2024-01-24T10:00:00Z"
     )
-    assert (code, rules(verdict)) == (1, ["gate/change-request"])
+    assert (code, rules(verdict)) == (1, ["gate/change-request", "gate/protected-environment"])
     # a change for another service, and one not scheduled now
     code, verdict = gate(
         cli, "--env", "production", "--service", "catalog", "--change", "CHG-2024-0150",
@@ -191,7 +220,8 @@ spec:
         "frozen by hard freeze holiday-freeze (Holiday peak traffic and reduced staffing) until "
         "2025-01-02 00:00 Europe/Berlin (2025-01-01T23:00:00Z); other freezes follow without a "
         "break until 2025-01-03 12:00 Europe/Berlin (2025-01-03T11:00:00Z): only an approved "
-        "emergency change may deploy now"
+        "emergency change may deploy now",
+        PROTECTED_REASON,
     ]
 
 
@@ -210,6 +240,14 @@ spec:
   recurrence: {rrule: "FREQ=WEEKLY;BYDAY=TU,WE,TH", start: "09:00", end: "12:00"}
   scope: {environments: [production], services: [catalog]}
 """,
+    )
+    # this team lets production deploys go without a change request or a release plan
+    config = root / "changegate.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "{name: production, protected: true}",
+            "{name: production, protected: true, requires: none}",
+        )
     )
     monkeypatch.chdir(root)
     catalog = ("--env", "production", "--service", "catalog")
@@ -234,7 +272,7 @@ def test_markdown_shows_the_gate(cli) -> None:
         in result.out
     )
     assert "- frozen by hard freeze holiday-freeze \\(Holiday peak" in result.out
-    assert "1 failed in 2 documents from 11 files" in result.out  # the two freezes judged
+    assert "2 failed in 2 documents from 11 files" in result.out  # the two freezes judged
 
 
 def test_a_change_scheduled_into_a_freeze_fails_check_at_pr_time(

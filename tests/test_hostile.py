@@ -132,8 +132,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "comments only": (text_case("# just a comment\n\n   \n"), "holds no YAML document"),
     "lone null document": (text_case("---\n...\n"), "the document is empty"),
     "top-level list": (text_case("- a\n- b\n"), "is a list, not a mapping"),
-    "top-level string": (text_case("just words\n"), "is the string 'just words'"),
-    "top-level number": (text_case("42\n"), "is the number 42"),
+    # a document that is not a mapping is described, never quoted: a file off the runner must
+    # not reach a pull request comment through its error message
+    "top-level string": (text_case("just words\n"), "the document is text (10 characters)"),
+    "top-level number": (text_case("42\n"), "the document is a number"),
     "wrong type at depth": (text_case(deep_wrong_type()), "spec.impact.systems[0] must be"),
     "spec is null": (text_case(cr().split("spec:")[0] + "spec:\n"), "spec must be a mapping"),
     "kind is a list": (
@@ -145,7 +147,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "not a number": (text_case(cr().replace("risk: low", "risk: .nan")), "not a usable number"),
     "bidi override in name": (text_case(cr(name="CHG\u202e-1")), "is not a valid name"),
     "10 MB file": (big_file, "over the 5,242,880-byte limit"),
-    "10,000 documents in one file": (many_documents, "not 'sometimes'"),
+    "10,000 documents in one file": (many_documents, "more than 1,000 documents"),
     "directory named x.yaml": (directory_named_yaml, "no YAML files"),
     "FIFO": (fifo, "not a regular file"),
     "dangling symlink": (dangling, "no such file"),

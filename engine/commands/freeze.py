@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
+from engine import names
 from engine.commands.output import add_output, opened
 from engine.errors import EXIT_OK, UsageError
 from engine.globs import match_any
@@ -113,7 +114,9 @@ def _release_entry(name: str, spec: dict[str, Any], default_zone: str) -> Entry:
     )
 
 
-def _entries(args: argparse.Namespace, judge: Any, start: datetime, end: datetime) -> list[Entry]:
+def _entries(
+    judge: Any, start: datetime, end: datetime, environment: str | None, service: str | None
+) -> list[Entry]:
     library = judge.library
     entries = [_window_entry(o) for o in library.calendar.upcoming(start, end)]
     config = judge.config
@@ -141,9 +144,9 @@ def _entries(args: argparse.Namespace, judge: Any, start: datetime, end: datetim
         for e in entries
         if e.start < end
         and start < e.end
-        and (args.env is None or match_any(e.environments, args.env))
-        and (args.service is None or e.services is None or any(
-            match_any([pattern], args.service) for pattern in e.services
+        and (environment is None or match_any(e.environments, environment, fold=True))
+        and (service is None or e.services is None or any(
+            match_any([pattern], service) for pattern in e.services
         ))
     ]  # fmt: skip
     return sorted(chosen, key=lambda e: (e.start, e.kind, e.name))
@@ -168,7 +171,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--days {args.days}: give a number of days from 1 to {MAX_DAYS}")
     end = start + timedelta(days=args.days)
     with Judge(Options(now=now, repo=args.repo, config_file=args.config)) as judge:
-        entries = _entries(args, judge, min(start, now), end)
+        config = judge.config
+        environment = names.environment(args.env, config.environment_names) if args.env else None
+        service = names.service(args.service, config.service_names) if args.service else None
+        notes = [n.unverified for n in (environment, service) if n and n.unverified]
+        entries = _entries(
+            judge,
+            min(start, now),
+            end,
+            environment.value if environment else None,
+            service.value if service else None,
+        )
     with opened(args) as out:
         if args.format == "ics":
             _ics(entries, out, now)
@@ -179,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
                 "at": format_instant(now),
                 "from": format_instant(start),
                 "to": format_instant(end),
+                "notes": notes,
                 "frozenNow": [
                     e.as_json() for e in entries if e.kind == "freeze" and e.start <= now < e.end
                 ],
@@ -190,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
             _status(entries, out, now, end, args.days)
         else:
             _calendar(entries, out, start, end)
+        if args.format == "text":
+            out.writelines(f"note: {note}\n" for note in notes)
     return EXIT_OK
 
 

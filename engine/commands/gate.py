@@ -23,24 +23,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.gate import open_gate
+    from engine.gate import open_gate, target_names
     from engine.pipeline import Judge
 
     settings = replace(options(args), event="deploy")
     with Judge(settings) as judge:
+        environment, service = target_names(judge.config, args.env, args.service)
         judge.context = replace(
             judge.context,
             event="deploy",
-            environment=args.env,
-            service=args.service,
+            environment=environment.value,
+            service=service.value,
             version=args.version,
         )
         outcomes = open_gate(
             judge,
-            environment=args.env,
-            service=args.service,
+            environment=environment.value,
+            service=service.value,
             version=args.version,
             change=args.change,
+            notes=[n for n in (environment.unverified, service.unverified) if n],
         )
     with opened(args) as out:
         REPORTERS[args.format](outcomes, out, color=use_color(args, out))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ def add_output(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> Non
 
 @contextlib.contextmanager
 def opened(args: argparse.Namespace) -> Iterator[TextIO]:
+    """Where the report goes: stdout, or ``--output``, opened first (a bad path fails before
+    the work) and written at the end; a full disk or an unwritable device is a usage error
+    naming the path, never a traceback."""
     target: Path | None = getattr(args, "output", None)
     if target is None:
         yield sys.stdout
@@ -28,8 +32,16 @@ def opened(args: argparse.Namespace) -> Iterator[TextIO]:
         stream = target.open("w", encoding="utf-8", newline="\n")
     except OSError as error:
         raise UsageError(f"--output {target}: {error.strerror or error}") from None
-    with stream:
-        yield stream
+    buffer = io.StringIO()
+    try:
+        yield buffer
+        stream.write(buffer.getvalue())
+        stream.close()
+    except OSError as error:
+        raise UsageError(f"--output {target}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
 
 
 def use_color(args: argparse.Namespace, stream: TextIO) -> bool:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from engine.commands.output import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
+from engine.paths import absolute
 from engine.reporters import REPORTERS as ALL_REPORTERS
 from engine.verdict import Report, Verdict
-from engine.workspace import Workspace
+from engine.workspace import Workspace, inventory_rules
 
 HELP = "schema-check documents"
 
@@ -23,14 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
-    inventory = workspace.load(args.paths)
+    # The whole repository is read, so that a name the given files share with another file
+    # is found (the pre-commit hook passes only the files a commit touches); only the given
+    # files are reported on.
+    inventory = workspace.load(args.paths, repository=True)
+    named = inventory.named
+    documents = [d for d in inventory.documents if not named or absolute(d.path) in named]
     verdict = Verdict.of(
         event="local",
         at=args.now,
-        findings=inventory.findings,
-        documents=len(inventory.documents),
-        rules=len(inventory.rules),
-        files=inventory.files,
+        findings=[f for f in inventory.findings if not named or absolute(f.path) in named],
+        documents=len(documents),
+        rules=len(inventory_rules(documents)),
+        files=len(named) if named else inventory.files,
     )
     with opened(args) as out:
         REPORTERS[args.format](Report(verdict), out, color=use_color(args, out))
