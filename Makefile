@@ -34,6 +34,9 @@ demo: $(STAMP)
 	@echo "== the deploy gate two days before Christmas: the holiday freeze holds (exit 1 is the point)"
 	-$(BIN)/changegate --repo examples/acme-shop gate --env production --service checkout --at 2024-12-23T10:00:00Z
 	@echo
+	@echo "== a misspelled environment is refused, not waved through (exit 2 is the point)"
+	-$(BIN)/changegate --repo examples/acme-shop gate --env prod --service checkout --at 2024-12-23T10:00:00Z
+	@echo
 	@echo "== ... but not for the approved emergency fix of 27 December 2023"
 	$(BIN)/changegate --repo examples/acme-shop gate --env production --service checkout --change CHG-2023-0412 --context $(CONTEXTS)/deploy-emergency-2023-12-27.yaml --at 2023-12-27T13:30:00Z
 	@echo
