@@ -19,13 +19,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.approvals import ApprovalSet  # noqa: E402
-from engine.config import defaults  # noqa: E402
-from engine.context import RequestContext  # noqa: E402
-from engine.documents import identify  # noqa: E402
-from engine.library import Library  # noqa: E402
-from engine.loader import load_file  # noqa: E402
-from engine.policy import policy_from  # noqa: E402
+from engine.documents.config import defaults  # noqa: E402
+from engine.documents.loader import load_file  # noqa: E402
+from engine.documents.model import identify  # noqa: E402
+from engine.policy.library import Library  # noqa: E402
+from engine.policy.sources import policy_from  # noqa: E402
+from engine.request.approvals import ApprovalSet  # noqa: E402
+from engine.request.context import RequestContext  # noqa: E402
 
 PACK = ROOT / "policies" / "recommended"
 TARGET = HERE / "policies.md"

@@ -24,7 +24,7 @@ from engine.commands import (
 )
 from engine.commands import test as test_command
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
-from engine.times import parse_instant
+from engine.time.instants import parse_instant
 
 
 class Command(Protocol):

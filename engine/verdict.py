@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from engine import __version__
 from engine.findings import Evaluation, Finding, Outcome, Severity
-from engine.times import format_instant, parse_instant
+from engine.time.instants import format_instant, parse_instant
 
 API_VERSION: Final = "changegate/v1"
 MAX_FINDINGS: Final = 10_000  # listed per run; the rest are counted in one finding

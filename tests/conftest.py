@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.documents import Document
+from engine.documents.model import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -125,9 +125,9 @@ def window_document(kind: str = "FreezeWindow", name: str = "w", **spec: object)
     """A schema-valid FreezeWindow or ChangeWindow (hard, UTC unless given)."""
     import yaml
 
-    from engine.documents import identify
-    from engine.loader import load_text
-    from engine.schemas import SchemaSet
+    from engine.documents.loader import load_text
+    from engine.documents.model import identify
+    from engine.documents.schemas import SchemaSet
 
     if kind == "FreezeWindow":
         spec.setdefault("level", "hard")

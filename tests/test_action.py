@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from engine.action import main
-from engine.github import Client
+from engine.github.action import main
+from engine.github.client import Client
 from engine.gitrepo import GitRepo as Repository
 from engine.reporters.markdown import MARKER
-from engine.times import parse_instant
+from engine.time.instants import parse_instant
 from tests.conftest import EXAMPLES, TEAMS, GitRepo, shared_or_skip
 from tests.fakegithub import FakeGitHub, Spec
 
@@ -649,7 +649,7 @@ def test_the_entry_point_runs_as_its_own_process(
         "CHANGEGATE_COMMENT": "false",
     }  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "engine.action"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "engine.github.action"], env=env, capture_output=True, text=True,
         check=False, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
@@ -906,7 +906,7 @@ def test_audit_writes_the_report_and_flags_fail_the_step(
 def test_a_push_event_carries_githubs_push_time() -> None:
     """Records of pushes are judged at repository.pushed_at, GitHub's clock: every real push
     payload has it as epoch seconds."""
-    from engine.github import read_event
+    from engine.github.client import read_event
 
     folder = shared_or_skip("github", "events")
     for path in sorted(folder.glob("push.event*.json")):

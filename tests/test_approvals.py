@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.approvals import derive
-from engine.config import effective
-from engine.context import parse_context
+from engine.documents.config import effective
+from engine.request.approvals import derive
+from engine.request.context import parse_context
 
 HEAD = "abcdef1"
 ROLES = {"cab": {"teams": ["acme/cab"]}, "manager": {"users": ["Dana"]}}

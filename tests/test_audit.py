@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from engine import records
 from engine.gitrepo import GitRepo
-from engine.records import NOTES_REF, read
+from engine.trail import notes as records
+from engine.trail.notes import NOTES_REF, read
 from tests.trail import AUDIT_AT, Trail, build, run
 
 
@@ -352,8 +352,8 @@ def test_the_html_report_shows_bidi_controls_and_markup_as_written(tmp_path: Pat
     reads ("Trojan Source"): the report shows them as code points, and markup as text."""
     from types import SimpleNamespace
 
-    from engine.audit import Audit, Flag
-    from engine.report import html
+    from engine.trail.audit import Audit, Flag
+    from engine.trail.report import html
 
     at = datetime(2024, 3, 10, 12, tzinfo=UTC)
     flag = Flag("audit/direct-push", "0" * 40, "ChangeRequest CHG-\u202e1-GNL", None,
@@ -492,7 +492,7 @@ def test_a_shallow_clone_is_refused_rather_than_audited_short(trail: Trail, tmp_
 
 
 def test_dates_of_a_period_start_at_midnight_in_the_config_zone() -> None:
-    from engine.history import parse_period
+    from engine.trail.history import parse_period
 
     since, until = parse_period("2024-02-01", "2024-03-01T00:00:00Z", "Europe/Berlin")
     assert since == datetime(2024, 1, 31, 23, tzinfo=UTC)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.approvals import Approval, ApprovalSet, Veto
-from engine.calendar import Calendar
-from engine.config import defaults
-from engine.times import format_instant, parse_instant
-from engine.windows import Target
+from engine.documents.config import defaults
+from engine.request.approvals import Approval, ApprovalSet, Veto
+from engine.time.calendar import Calendar
+from engine.time.instants import format_instant, parse_instant
+from engine.time.windows import Target
 from tests.conftest import window_document as document
 
 PROD = Target("production", ("checkout",), "normal")

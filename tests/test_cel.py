@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import cel, policytest
+from engine import cel
 from engine.cel import CelType, CompileError, EvalError, Function
-from engine.config import defaults
+from engine.documents.config import defaults
+from engine.documents.schemas import SchemaSet
 from engine.errors import UsageError
-from engine.schemas import SchemaSet
+from engine.policy import testing as policytest
 from tests.conftest import ROOT
 
 BACKENDS = cel.available()

@@ -11,7 +11,7 @@ import pytest
 
 from engine import cli as cli_module
 from engine.commands import validate
-from engine.times import parse_instant
+from engine.time.instants import parse_instant
 from tests.conftest import EXAMPLES, ROOT, write
 
 GOOD = """\

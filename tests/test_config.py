@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_INCLUDE, defaults, effective
+from engine.documents.config import DEFAULT_INCLUDE, defaults, effective
 from engine.errors import ConfigError
-from engine.workspace import Workspace
+from engine.workspace.inventory import Workspace
 from tests.conftest import write
 
 HEADER = "apiVersion: changegate/v1\nkind: Config\nmetadata: {name: c}\n"

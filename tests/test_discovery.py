@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_INCLUDE
-from engine.discovery import discover, find_root, resolve_root
+from engine.documents.config import DEFAULT_INCLUDE
 from engine.errors import UsageError
+from engine.workspace.discovery import discover, find_root, resolve_root
 from tests.conftest import write
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.durations import LeadTime, format_duration, parse_duration, parse_lead_time
+from engine.time.durations import LeadTime, format_duration, parse_duration, parse_lead_time
 
 
 @pytest.mark.parametrize(

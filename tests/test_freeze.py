@@ -10,7 +10,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from engine.times import format_instant, parse_instant
+from engine.time.instants import format_instant, parse_instant
 from tests.conftest import EXAMPLES
 
 SHOP = EXAMPLES / "acme-shop"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.approvals import ApprovalSet
-from engine.config import Config, effective
-from engine.context import RequestContext, parse_context
-from engine.documents import identify
-from engine.library import Library
-from engine.loader import load_text
+from engine.documents.config import Config, effective
+from engine.documents.loader import load_text
+from engine.documents.model import identify
+from engine.policy.library import Library
+from engine.request.approvals import ApprovalSet
+from engine.request.context import RequestContext, parse_context
 
 NOW = datetime(2024, 3, 20, 12, tzinfo=UTC)
 

@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.loader import DEFAULT_LIMITS, Limits, load_bytes, load_file, load_text, resolve_plain
-from engine.sourcemap import Position, format_field, parse_field
+from engine.documents.loader import (
+    DEFAULT_LIMITS,
+    Limits,
+    load_bytes,
+    load_file,
+    load_text,
+    resolve_plain,
+)
+from engine.documents.sourcemap import Position, format_field, parse_field
 
 HERE = Path("x.yaml")
 
@@ -69,7 +76,7 @@ def test_nan_is_a_float() -> None:
 
 
 def test_uses_libyaml_when_pyyaml_has_it() -> None:
-    from engine import loader
+    from engine.documents import loader
 
     assert yaml.__with_libyaml__, "this machine's PyYAML should be built with libyaml"
     assert loader._Parser.__name__ == "CParser"

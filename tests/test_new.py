@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.documents import KINDS
+from engine.documents.model import KINDS
 from tests.conftest import write
 
 FOLDERS = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import parallel
-from engine.workspace import Workspace
+from engine.judging import parallel
+from engine.workspace.inventory import Workspace
 from tests.conftest import ROOT, write
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")

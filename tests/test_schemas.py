@@ -11,9 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from engine.documents import KINDS, Document, identify
-from engine.loader import load_file, load_text
-from engine.schemas import SchemaSet
+from engine.documents.loader import load_file, load_text
+from engine.documents.model import KINDS, Document, identify
+from engine.documents.schemas import SchemaSet
 from tests.conftest import EXAMPLES, ROOT
 
 SCHEMAS = sorted((ROOT / "schemas").glob("*.json"))

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.config import Config, defaults, effective
-from engine.documents import identify
-from engine.loader import load_text
-from engine.semantics import check, values_at
+from engine.documents.config import Config, defaults, effective
+from engine.documents.loader import load_text
+from engine.documents.model import identify
+from engine.workspace.semantics import check, values_at
 
 
 def findings(text: str, config: Config | None = None) -> list[tuple[int, str]]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.semver import Version, bump, compare
+from engine.documents.semver import Version, bump, compare
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import defaults
-from engine.semantics import check
-from engine.times import format_instant, parse_instant
-from engine.windows import Occurrence, Target, Window, WindowError, window_from
+from engine.documents.config import defaults
+from engine.time.instants import format_instant, parse_instant
+from engine.time.windows import Occurrence, Target, Window, WindowError, window_from
+from engine.workspace.semantics import check
 from tests.conftest import window_document
 
 

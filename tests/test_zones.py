@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from engine.zones import TZDATA_VERSION, ZoneError, check_zone_name, zone
+from engine.time.zones import TZDATA_VERSION, ZoneError, check_zone_name, zone
 
 
 @pytest.mark.parametrize(

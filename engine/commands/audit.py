@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from engine.commands.output import add_output, opened
+from engine.commands.common import add_output, opened
 from engine.errors import EXIT_DENIED, EXIT_OK, UsageError
 
 HELP = "walk the history of governed documents and flag what an auditor must see"
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def history(args: argparse.Namespace) -> tuple[Any, Any, tuple[datetime | None, datetime | None]]:
     """The judge (documents now), the trail, and the period (read in the config's zone)."""
     from engine.commands.record import locate
-    from engine.history import load, parse_period
-    from engine.pipeline import Judge, Options
+    from engine.judging.judge import Judge, Options
+    from engine.trail.history import load, parse_period
 
     repo, root = locate(args.repo)
     judge = Judge(Options(now=args.now, repo=args.repo, config_file=args.config))
@@ -63,7 +63,7 @@ def history(args: argparse.Namespace) -> tuple[Any, Any, tuple[datetime | None, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.audit import audit
+    from engine.trail.audit import audit
 
     judge, trail, (since, until) = history(args)
     with judge:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         result = audit(judge, trail, since=since, until=until, deployments=deployments)
         metrics = None
         if args.format == "html":
-            from engine.metrics import compute
+            from engine.trail.metrics import compute
 
             metrics = compute(judge, trail, since=since, until=until)
     with opened(args) as out:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             _csv(result, out)
         elif args.format == "html":
-            from engine.report import html
+            from engine.trail.report import html
 
             out.write(html(judge, audit=result, metrics=metrics))
         else:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _deployments(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from engine.github import DEFAULT_API, Client
+    from engine.github.client import DEFAULT_API, Client
 
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
@@ -101,7 +101,7 @@ def _deployments(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _text(result: Any, out: TextIO) -> None:
-    from engine.times import format_instant
+    from engine.time.instants import format_instant
 
     span = " ".join(
         part for part in (

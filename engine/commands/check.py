@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from engine.cel import BACKENDS
-from engine.commands.output import add_output, opened, use_color
-from engine.context import EVENTS
+from engine.commands.common import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
-from engine.pipeline import Judge, Options
+from engine.judging.judge import Judge, Options
 from engine.reporters import REPORTERS
+from engine.request.context import EVENTS
 
 HELP = "validate and evaluate policies for an event"
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from engine import names
-from engine.commands.output import add_output, opened
+from engine.commands.common import add_output, opened
 from engine.errors import EXIT_OK, UsageError
 from engine.globs import match_any
-from engine.times import format_instant, parse_datetime
-from engine.windows import Occurrence
+from engine.request import names
+from engine.time.instants import format_instant, parse_datetime
+from engine.time.windows import Occurrence
 
 MAX_DAYS = 3660  # ten years: enough for any plan, bounded for a weekly window
 
@@ -51,7 +51,7 @@ class Entry:
     services: tuple[str, ...] | None
 
     def local(self, moment: datetime) -> str:
-        from engine.zones import zone
+        from engine.time.zones import zone
 
         return moment.astimezone(zone(self.zone)).strftime("%Y-%m-%d %H:%M")
 
@@ -163,7 +163,7 @@ def _start(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.pipeline import Judge, Options
+    from engine.judging.judge import Judge, Options
 
     now = args.now
     start = _start(args.start) if args.start else now
@@ -264,7 +264,7 @@ def _ics(entries: list[Entry], out: TextIO, now: datetime) -> None:
     """One VEVENT per occurrence, in the window's own zone (with its VTIMEZONE)."""
     import icalendar
 
-    from engine.zones import zone
+    from engine.time.zones import zone
 
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//changegate//release calendar//EN")

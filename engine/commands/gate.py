@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 
 from engine.commands.check import add_judging, options
-from engine.commands.output import add_output, opened, use_color
+from engine.commands.common import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.reporters import REPORTERS
 
@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.gate import open_gate, target_names
-    from engine.pipeline import Judge
+    from engine.judging.gate import open_gate, target_names
+    from engine.judging.judge import Judge
 
     settings = replace(options(args), event="deploy")
     with Judge(settings) as judge:

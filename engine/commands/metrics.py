@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from engine.commands.audit import add_period, history
-from engine.commands.output import add_output, opened
+from engine.commands.common import add_output, opened
 from engine.errors import EXIT_OK
 
 HELP = "DORA metrics and governance KPIs per service and month, from documents and history"
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.metrics import compute
+    from engine.trail.metrics import compute
 
     judge, trail, (since, until) = history(args)
     with judge:
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 json.dump(result.as_json(), out, indent=2)
                 out.write("\n")
             elif args.format == "html":
-                from engine.report import html
+                from engine.trail.report import html
 
                 out.write(html(judge, metrics=result))
             else:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(result: Any, out: TextIO) -> None:
-    from engine.metrics import FIGURES
+    from engine.trail.metrics import FIGURES
 
     data = result.as_json()
     if not data["services"] and not data["errorBudgets"]:

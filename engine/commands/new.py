@@ -10,15 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from engine import semantics
 from engine.commands.schema import resolve_kind
-from engine.documents import KINDS, identify
+from engine.documents.loader import load_text
+from engine.documents.model import KINDS, identify
 from engine.errors import EXIT_OK, UsageError
-from engine.loader import load_text
 from engine.paths import display_path
 from engine.resources import bundled
-from engine.times import format_instant, in_zone
-from engine.workspace import Workspace
+from engine.time.instants import format_instant, in_zone
+from engine.workspace import semantics
+from engine.workspace.inventory import Workspace
 
 HELP = "scaffold a document from a template"
 

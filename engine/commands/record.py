@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.commands.output import add_output, opened
+from engine.commands.common import add_output, opened
 from engine.errors import EXIT_OK, UsageError
 
 HELP = "record the decision on a merged commit as a git note (refs/notes/changegate)"
@@ -32,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import records
-    from engine.context import load_context, parse_context
-    from engine.schemas import SchemaSet
-    from engine.times import format_instant
+    from engine.documents.schemas import SchemaSet
+    from engine.request.context import load_context, parse_context
+    from engine.time.instants import format_instant
+    from engine.trail import notes as records
 
     repo, root = locate(args.repo)
     commit = repo.resolve(args.commit)
@@ -88,7 +88,7 @@ def _pushed(remote: str | None, attempts: int) -> str:
 def locate(repo_flag: Path | None) -> tuple[Any, str]:
     """The git repository and changegate's root folder inside it (relative, POSIX)."""
     from engine.gitrepo import GitRepo
-    from engine.workspace import Workspace
+    from engine.workspace.inventory import Workspace
 
     start = repo_flag or Path.cwd()
     repo = GitRepo.find(start)

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from engine.documents import KINDS
+from engine.documents.model import KINDS
+from engine.documents.schemas import SchemaSet
 from engine.errors import EXIT_OK, UsageError
-from engine.schemas import SchemaSet
 from engine.suggest import closest
 
 HELP = "print the JSON Schema of a kind (or of any document)"

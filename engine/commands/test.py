@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from engine.cel import BACKENDS
-from engine.commands.output import add_output, opened, use_color
+from engine.commands.common import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.paths import display_path
-from engine.workspace import Workspace
+from engine.workspace.inventory import Workspace
 
 if TYPE_CHECKING:
-    from engine import policytest
+    from engine.policy import testing as policytest
 
 HELP = "run policy tests, with per-rule coverage"
 
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import policytest
+    from engine.policy import testing as policytest
 
     workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
     paths = args.paths or [workspace.root / "policies"]

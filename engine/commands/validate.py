@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.commands.output import add_output, opened, use_color
+from engine.commands.common import add_output, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.paths import absolute
 from engine.reporters import REPORTERS as ALL_REPORTERS
 from engine.verdict import Report, Verdict
-from engine.workspace import Workspace, inventory_rules
+from engine.workspace.inventory import Workspace, inventory_rules
 
 HELP = "schema-check documents"
 

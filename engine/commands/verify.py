@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-from engine.commands.output import add_output, opened
+from engine.commands.common import add_output, opened
 from engine.errors import EXIT_DENIED, EXIT_OK, ChangegateError
 
 HELP = "replay the decision recorded on a commit and show that it gives the same verdict"
@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import records
     from engine.commands.record import locate, plural
-    from engine.times import parse_instant
+    from engine.time.instants import parse_instant
+    from engine.trail import notes as records
 
     repo, _ = locate(args.repo)
     commit = repo.resolve(args.commit)
@@ -88,7 +88,7 @@ _ABSENT: Final = object()
 
 def _edited(recorded: dict[str, Any]) -> list[str]:
     """Whether the record still matches its own digests, checked before anything is replayed."""
-    from engine.records import inputs_digest, record_digest
+    from engine.trail.notes import inputs_digest, record_digest
 
     out: list[str] = []
     stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)
@@ -111,7 +111,7 @@ def _edited(recorded: dict[str, Any]) -> list[str]:
 def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
     """What differs between a record and its replay, one sentence per field: every field but
     the engine block and the digests (those are checked against the record itself)."""
-    from engine.records import inputs_digest
+    from engine.trail.notes import inputs_digest
 
     out: list[str] = []
     stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 from engine.findings import Finding, Outcome
 from engine.paths import display_path
-from engine.times import format_instant
+from engine.time.instants import format_instant
 from engine.verdict import Report
 
 # XML 1.0 has no way to write these characters, even escaped.

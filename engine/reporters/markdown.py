@@ -14,7 +14,7 @@ from engine.findings import Finding, Outcome
 from engine.paths import display_path
 from engine.reporters.text import summary
 from engine.resources import bundled
-from engine.times import format_instant
+from engine.time.instants import format_instant
 from engine.verdict import Report, Verdict
 
 MARKER: Final = "<!-- changegate:verdict -->"

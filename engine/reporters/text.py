@@ -7,7 +7,7 @@ from typing import TextIO
 
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
-from engine.times import format_instant
+from engine.time.instants import format_instant
 from engine.verdict import Report, Verdict
 
 _RESET = "\033[0m"

@@ -1,0 +1,585 @@
+"""GitHub: the request context (SPEC §5) from an Actions event and the REST API, and the way
+back for a verdict (the sticky comment, the commit status). The only module that imports
+PyGithub.
+
+Every call is bounded: GitHub's rate limits are waited out only while the wait fits the run's
+time budget (``retry-after``, or ``x-ratelimit-reset`` with nothing remaining), server errors
+are retried a few times, and whatever still fails raises :class:`GitHubError` with a message
+that says what to change. The token only travels in the Authorization header: it is never
+logged, never put in a URL, never in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from engine.time.instants import format_instant
+
+T = TypeVar("T")
+
+DEFAULT_API: Final = "https://api.github.com"
+MAX_FILES: Final = 3_000  # GitHub lists at most this many files of a pull request
+MAX_COMMITS: Final = 250  # ... and at most this many commits
+ATTEMPTS: Final = 4
+MAX_WAIT: Final = 120.0  # longest single wait for a rate limit, in seconds
+GITHUB_COMMITTERS: Final = frozenset({"web-flow", "github"})  # GitHub's own committer accounts
+MERGE_QUEUE: Final = re.compile(r"(?:^|/)gh-readonly-queue/.+/pr-(\d+)-[0-9a-f]{40}$")
+TEAM_PERMISSION: Final = (
+    "the token cannot read the team's members. GITHUB_TOKEN never can: give the action a "
+    "GitHub App token or a fine-grained token with the organization permission Members: read "
+    "(a classic token needs read:org) as github-token"
+)
+
+
+class GitHubError(Exception):
+    """A GitHub API failure, said so that a person can act on it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Client:
+    """A repository's REST API through PyGithub, with bounded retries."""
+
+    repository: str  # owner/name
+    api_url: str
+    budget: float = 300.0  # seconds all waiting may take
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time  # for x-ratelimit-reset, an epoch time
+    _github: Any = field(default=None, repr=False)
+    _deadline: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def connect(cls, token: str, repository: str, api_url: str = DEFAULT_API, **kw: Any) -> Client:
+        from github import Auth, Github
+
+        # PyGithub logs retries at INFO on its own handler; changegate says what matters.
+        logging.getLogger("github").setLevel(logging.WARNING)
+        client = cls(repository=repository, api_url=api_url.rstrip("/"), **kw)
+        client._github = Github(
+            auth=Auth.Token(token),
+            base_url=client.api_url,
+            timeout=20,
+            per_page=100,
+            retry=None,  # retried here, within the budget
+            lazy=True,  # no request until a value is needed
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        client._deadline = client.clock() + client.budget
+        return client
+
+    def close(self) -> None:
+        if self._github is not None:
+            self._github.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def call(self, what: str, operation: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run ``operation`` (which may make several requests), retrying it as a whole when
+        GitHub asks to wait or fails on its side. A write that is not ``idempotent`` is
+        retried only when GitHub said it did nothing (a rate limit), never after a 5xx or a
+        lost connection."""
+        from github import GithubException
+        from requests import RequestException
+
+        for attempt in range(1, ATTEMPTS + 1):
+            if attempt > 1 and self.clock() >= self._deadline:
+                raise GitHubError(f"{what}: GitHub did not answer within the run's time budget")
+            try:
+                return operation()
+            except GithubException as error:
+                wait = self._wait(error, attempt)
+                limited = error.status in {403, 429}
+                if wait is None or attempt == ATTEMPTS or not (idempotent or limited):
+                    raise GitHubError(_describe(what, error), error.status) from None
+                if self.clock() + wait > self._deadline or wait > MAX_WAIT:
+                    raise GitHubError(
+                        f"{what}: GitHub asks to wait {wait:.0f} s (rate limit), longer than "
+                        f"this run may wait: re-run the job later",
+                        error.status,
+                    ) from None
+                self.sleep(wait)
+            except RequestException as error:
+                remaining = self._deadline - self.clock()
+                if attempt == ATTEMPTS or remaining <= 0 or not idempotent:
+                    raise GitHubError(
+                        f"{what}: cannot reach GitHub at {self.api_url} "
+                        f"({type(error).__name__}): check GITHUB_API_URL and the network"
+                    ) from None
+                self.sleep(min(2.0**attempt, remaining))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, error: Any, attempt: int) -> float | None:
+        """How long GitHub asks to wait before trying again, or None if retrying won't help."""
+        status = error.status
+        headers = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()}
+        if status in {403, 429}:
+            if "retry-after" in headers:
+                return _seconds(headers["retry-after"], self.wall())
+            if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+                reset = _number(headers["x-ratelimit-reset"])
+                return 60.0 if reset is None else max(reset - self.wall(), 0.0) + 1.0
+            message = str((error.data or {}).get("message", "")).lower()
+            if "rate limit" in message:  # a secondary limit without retry-after: a minute
+                return 60.0
+            return None
+        if isinstance(status, int) and status >= 500:
+            return 2.0**attempt
+        return None
+
+    @property
+    def repo(self) -> Any:
+        return self._github.get_repo(self.repository)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def pull(self, number: int) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            pr = self.repo.get_pull(number)
+            return {
+                "number": pr.number,
+                "title": pr.title or "",
+                "url": pr.html_url,
+                "author": pr.user.login,
+                "headSha": pr.head.sha,
+                "baseSha": pr.base.sha,
+                "baseRef": pr.base.ref,
+                "createdAt": format_instant(pr.created_at),
+                "labels": [label.name for label in pr.labels],
+                "changedFileCount": pr.changed_files,
+                "commitCount": pr.commits,
+                "merged": bool(pr.merged),
+                "mergeCommitSha": pr.merge_commit_sha,
+            }
+
+        return self.call(f"reading pull request #{number}", read)
+
+    def pull_files(self, number: int) -> tuple[list[str], int]:
+        """Every path the pull request touches (a rename: both its paths), and how many files
+        GitHub listed (at most 3,000)."""
+
+        def read() -> tuple[list[str], int]:
+            paths: list[str] = []
+            count = 0
+            for changed in self.repo.get_pull(number).get_files():
+                count += 1
+                paths.append(changed.filename)
+                if changed.previous_filename:
+                    paths.append(changed.previous_filename)
+            return paths, count
+
+        return self.call(f"listing the files of pull request #{number}", read)
+
+    def pull_committers(self, number: int) -> tuple[list[str], int]:
+        """The GitHub logins who authored or committed the pull request's commits (GitHub's
+        own web-flow excepted), and how many commits GitHub listed."""
+
+        def read() -> tuple[list[str], int]:
+            people: list[str] = []
+            count = 0
+            for commit in self.repo.get_pull(number).get_commits():
+                count += 1
+                for person in (commit.author, commit.committer):
+                    login = person.login if person is not None else None
+                    if login and login.lower() not in GITHUB_COMMITTERS and login not in people:
+                        people.append(login)
+            return people, count
+
+        return self.call(f"listing the commits of pull request #{number}", read)
+
+    def reviews(self, number: int) -> list[dict[str, Any]]:
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for review in self.repo.get_pull(number).get_reviews():
+                if review.user is None:  # a deleted account ("ghost") approves nothing
+                    continue
+                item: dict[str, Any] = {
+                    "id": review.id,
+                    "user": review.user.login,
+                    "userType": "Bot" if review.user.type == "Bot" else "User",
+                    "state": review.state,
+                }
+                if review.commit_id:
+                    item["commit"] = review.commit_id
+                if review.submitted_at is not None:
+                    item["submittedAt"] = format_instant(review.submitted_at)
+                out.append(item)
+            return out
+
+        return self.call(f"reading the reviews of pull request #{number}", read)
+
+    def team_members(self, team: str) -> list[str]:
+        org, _, slug = team.partition("/")
+
+        def read() -> list[str]:
+            found = self._github.get_organization(org).get_team_by_slug(slug)
+            return [member.login for member in found.get_members()]
+
+        return self.call(f"reading the members of team {team}", read)
+
+    def checks(self, sha: str) -> dict[str, str | None]:
+        """CI results of a commit: check runs by name, and commit statuses by context."""
+
+        def read() -> dict[str, str | None]:
+            commit = self.repo.get_commit(sha)
+            found: dict[str, str | None] = {}
+            for run in commit.get_check_runs():  # the latest run of each check first
+                found.setdefault(run.name, run.conclusion)
+            for status in commit.get_combined_status().statuses:
+                state = {"success": "success", "failure": "failure", "error": "failure"}
+                found.setdefault(status.context, state.get(status.state))
+            return found
+
+        return self.call(f"reading the checks of commit {sha[:12]}", read)
+
+    def pulls_of_commit(self, sha: str) -> list[dict[str, Any]]:
+        """Pull requests that contain a commit (or were merged as it), merged ones first."""
+
+        def read() -> list[dict[str, Any]]:
+            pulls = [
+                {
+                    "number": pr.number,
+                    "merged": pr.merged_at is not None,
+                    "mergeCommitSha": pr.merge_commit_sha,
+                }
+                for pr in self.repo.get_commit(sha).get_pulls()
+            ]
+            return sorted(pulls, key=lambda p: not p["merged"])
+
+        return self.call(f"finding the pull request of commit {sha[:12]}", read)
+
+    def deployments(self) -> list[dict[str, Any]]:
+        """The repository's deployments: id, commit, environment, when, and the service its
+        payload names (if any)."""
+
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for deployment in self.repo.get_deployments():
+                payload = deployment.payload if isinstance(deployment.payload, dict) else {}
+                service = payload.get("service")
+                out.append(
+                    {
+                        "id": deployment.id,
+                        "sha": deployment.sha,
+                        "environment": deployment.environment,
+                        "createdAt": format_instant(deployment.created_at),
+                        "service": service if isinstance(service, str) else None,
+                    }
+                )
+            return out
+
+        return self.call("listing the deployments", read)
+
+    def me(self) -> str | None:
+        """The login the token acts as; None for an Actions or App installation token, which
+        may not ask (its comments are github-actions[bot]'s or the app's)."""
+        try:
+            return str(
+                self.call("asking GitHub who the token is", lambda: self._github.get_user().login)
+            )
+        except GitHubError as error:
+            if error.status == 403 and "not accessible by integration" in str(error):
+                return None
+            raise
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        def read() -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": c.id,
+                    "user": c.user.login if c.user else "",
+                    "userType": c.user.type if c.user else "",
+                    "body": c.body or "",
+                }
+                for c in self.repo.get_issue(number).get_comments()
+            ]
+
+        return self.call(f"reading the comments of pull request #{number}", read)
+
+    def create_comment(self, number: int, body: str) -> int:
+        # retried only after a rate limit: a POST that failed otherwise may have commented
+        return self.call(
+            f"commenting on #{number}",
+            lambda: int(self.repo.get_issue(number).create_comment(body).id),
+            idempotent=False,
+        )
+
+    def edit_comment(self, number: int, comment_id: int, body: str) -> None:
+        self.call(
+            f"updating comment {comment_id}",
+            lambda: self.repo.get_issue(number).get_comment(comment_id).edit(body),
+        )
+
+    def delete_comment(self, number: int, comment_id: int) -> None:
+        self.call(
+            f"deleting comment {comment_id}",
+            lambda: self.repo.get_issue(number).get_comment(comment_id).delete(),
+        )
+
+    def create_status(
+        self, sha: str, state: str, description: str, target_url: str | None, context: str
+    ) -> None:
+        def write() -> None:
+            extra = {"target_url": target_url} if target_url else {}
+            self.repo.get_commit(sha).create_status(
+                state, description=description[:140], context=context, **extra
+            )
+
+        self.call(f"setting the commit status of {sha[:12]}", write)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _seconds(retry_after: str, now: float) -> float:
+    """Retry-After as seconds: a number, or an HTTP date; anything else waits a minute."""
+    number = _number(retry_after)
+    if number is not None:
+        return max(number, 0.0)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
+    except (TypeError, ValueError, IndexError):
+        return 60.0
+
+
+def _describe(what: str, error: Any) -> str:
+    """An API error as a sentence with a way out; GitHub's message, never its headers."""
+    status = error.status
+    message = ""
+    if isinstance(error.data, dict):
+        message = str(error.data.get("message", ""))[:300]
+    hint = {
+        401: "the token is missing, invalid or expired",
+        403: "the token lacks a permission this needs (see the README's permissions table)",
+        404: "not found, or not visible to the token (GitHub answers 404 for both)",
+        422: "GitHub rejected the request",
+    }.get(status, "GitHub failed; re-run the job")
+    return f"{what}: GitHub answered {status}{f' ({message})' if message else ''}: {hint}"
+
+
+# --- the request context ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """What the workflow run is about, read from the event payload."""
+
+    name: str  # GITHUB_EVENT_NAME
+    pull_request: int | None = None
+    head_sha: str | None = None
+    base_sha: str | None = None
+    base_ref: str | None = None
+    environment: str | None = None  # a deployment's
+    deploy_payload: dict[str, Any] = field(default_factory=dict)
+    pushed_at: datetime | None = None  # a push's, by GitHub's clock (not the committer's)
+
+
+class EventError(ValueError):
+    """An event payload without what changegate needs from it."""
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _pushed_at(payload: Any) -> datetime | None:
+    """repository.pushed_at of a push event: epoch seconds in push payloads (an ISO time in
+    the REST API's repository objects); None when absent or unreadable."""
+    value = (payload.get("repository") or {}).get("pushed_at")
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def _field(payload: Any, *keys: str) -> Any:
+    value = payload
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise EventError(f"the event payload has no {'.'.join(keys)}")
+        value = value[key]
+    return value
+
+
+def _sha(payload: Any, *keys: str) -> str:
+    value = _field(payload, *keys)
+    if not isinstance(value, str) or not _SHA.fullmatch(value):
+        raise EventError(f"the event payload's {'.'.join(keys)} is not a commit SHA")
+    return value
+
+
+def _text(payload: Any, *keys: str) -> str:
+    value = _field(payload, *keys)
+    if not isinstance(value, str):
+        raise EventError(f"the event payload's {'.'.join(keys)} is not text")
+    return value
+
+
+def read_event(name: str, payload: Any, sha: str | None) -> Event:
+    """The facts changegate needs from an event payload (``sha``: GITHUB_SHA). Raises
+    EventError, naming the field, when the payload lacks one."""
+    if name in {"pull_request", "pull_request_review"}:
+        number = _field(payload, "pull_request", "number")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise EventError("the event payload's pull_request.number is not a number")
+        return Event(
+            name,
+            pull_request=number,
+            head_sha=_sha(payload, "pull_request", "head", "sha"),
+            base_sha=_sha(payload, "pull_request", "base", "sha"),
+            base_ref=_text(payload, "pull_request", "base", "ref"),
+        )
+    if name == "merge_group":
+        found = MERGE_QUEUE.search(_text(payload, "merge_group", "head_ref"))
+        return Event(
+            name,
+            pull_request=int(found.group(1)) if found else None,
+            head_sha=_sha(payload, "merge_group", "head_sha"),
+            base_sha=_sha(payload, "merge_group", "base_sha"),
+            base_ref=_text(payload, "merge_group", "base_ref").removeprefix("refs/heads/"),
+        )
+    if name == "push":
+        return Event(
+            name,
+            head_sha=_sha(payload, "after"),
+            base_sha=payload.get("before"),
+            pushed_at=_pushed_at(payload),
+        )
+    if name in {"deployment", "deployment_status"}:
+        extra = _field(payload, "deployment", "payload")
+        return Event(
+            name,
+            head_sha=_sha(payload, "deployment", "sha"),
+            environment=_text(payload, "deployment", "environment"),
+            deploy_payload=extra if isinstance(extra, dict) else {},
+        )
+    return Event(name, head_sha=sha)
+
+
+def team_snapshot(
+    client: Client, teams: Iterable[str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Members of each team, and for teams that cannot be read why (their members then hold no
+    role: fail closed)."""
+    members: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    for team in sorted(set(teams)):
+        try:
+            members[team] = client.team_members(team)
+        except GitHubError as error:
+            if error.status in {403, 404}:
+                errors[team] = f"{error.status}: {TEAM_PERMISSION}"
+            else:
+                errors[team] = str(error)
+    return members, errors
+
+
+def pull_request_context(
+    client: Client,
+    number: int,
+    *,
+    event: str,
+    actor: str | None,
+    teams: Iterable[str],
+    head_sha: str | None = None,
+    base_sha: str | None = None,
+) -> dict[str, Any]:
+    """SPEC §5's context for a pull request (or a merge queue group, whose head and base are
+    the group's): the pull request, its files, committers, reviews, teams and checks."""
+    pr = client.pull(number)
+    files, listed = client.pull_files(number)
+    committers, commit_count = client.pull_committers(number)
+    head = head_sha or pr["headSha"]
+    pull_request: dict[str, Any] = {
+        "number": number,
+        "title": pr["title"],
+        "url": pr["url"],
+        "author": pr["author"],
+        "headSha": head,
+        "baseSha": base_sha or pr["baseSha"],
+        "baseRef": pr["baseRef"],
+        "createdAt": pr["createdAt"],
+        "changedFiles": files,
+        "committers": committers,
+        "labels": pr["labels"],
+    }
+    # GitHub lists 3,000 files and 250 commits at most; past that, say so rather than guess.
+    if pr["changedFileCount"] > listed or listed >= MAX_FILES:
+        pull_request["changedFilesIncomplete"] = True
+    if pr["commitCount"] > commit_count or commit_count >= MAX_COMMITS:
+        pull_request["committersIncomplete"] = True
+    context: dict[str, Any] = {"event": event, "pullRequest": pull_request}
+    if actor:
+        context["actor"] = actor
+    context["reviews"] = client.reviews(number)
+    context.update(_teams_and_checks(client, teams, head))
+    return context
+
+
+def deploy_context(
+    client: Client,
+    sha: str,
+    *,
+    actor: str | None,
+    environment: str,
+    service: str | None,
+    version: str | None,
+    teams: Iterable[str],
+    pull_request: int | None,
+) -> dict[str, Any]:
+    """SPEC §5's context for a deploy of ``sha``: who deploys, and the pull request that last
+    changed the deploy's change request (its reviews are the change's approvals)."""
+    context: dict[str, Any] = {"event": "deploy", "environment": environment}
+    if actor:
+        context["actor"] = actor
+    if service:
+        context["service"] = service
+    if version:
+        context["version"] = version
+    if pull_request is not None:
+        # Its reviews count if the documents it changed are the same in the deployed commit
+        # as where they were reviewed: the deployed commit stands in for the head.
+        found = pull_request_context(
+            client, pull_request, event="deploy", actor=actor, teams=teams, head_sha=sha
+        )
+        found.update(context)
+        return found
+    context.update(_teams_and_checks(client, teams, sha))
+    return context
+
+
+def _teams_and_checks(client: Client, teams: Iterable[str], sha: str) -> dict[str, Any]:
+    members, errors = team_snapshot(client, teams)
+    out: dict[str, Any] = {"teams": members, "checks": client.checks(sha)}
+    if errors:
+        out["teamErrors"] = errors
+    return out

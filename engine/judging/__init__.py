@@ -1,0 +1,1 @@
+"""Judging: one run (the judge), its parallel form, and the deploy gate."""

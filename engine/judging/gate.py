@@ -1,0 +1,411 @@
+"""The deploy gate: may SERVICE deploy to ENVIRONMENT now?
+
+Deploying is allowed when:
+- no freeze that applies blocks now, or an approved change covers now that may pass it (an
+  emergency change for a hard freeze; for a soft one, a change that declares a freeze
+  exception for it and has its extra approvals);
+- where change windows apply, now is inside one (emergency changes excepted);
+- the release plan of the version, if given, passes the deploy-event rules (exit criteria,
+  go/no-go, ...);
+- the change request, if given or found (its service, environment and schedule cover now),
+  passes the deploy-event rules (approvals) and is scheduled now;
+- the environment's ``requires`` is met: a protected environment needs a reason to deploy,
+  an approved change request scheduled now or a release plan that passes (by default).
+Invalid windows close the gate: a freeze that cannot be read might be the one that applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from engine.documents.config import Config
+from engine.documents.model import Document
+from engine.findings import Finding, Outcome, Severity
+from engine.judging.judge import Judge, Outcomes
+from engine.request.names import Name, same_environment
+from engine.request.names import environment as environment_name
+from engine.request.names import service as service_name
+from engine.time.calendar import Calendar, missing_approvals
+from engine.time.instants import format_instant
+from engine.time.windows import Occurrence, Target, WindowError
+
+FROZEN: Final = "gate/frozen"
+OUTSIDE_WINDOW: Final = "gate/outside-change-window"
+NO_RELEASE: Final = "gate/release-plan"
+CHANGE: Final = "gate/change-request"
+WINDOWS_UNREADABLE: Final = "gate/unreadable-window"
+PROTECTED: Final = "gate/protected-environment"
+ACTIVE: Final = frozenset({"planned", "in-progress"})
+
+GATE_RULES: Final = {
+    FROZEN: "No freeze that applies to the target blocks the deploy at this instant.",
+    OUTSIDE_WINDOW: "Where change windows apply, the deploy happens inside one.",
+    NO_RELEASE: "The release plan of the deployed version exists.",
+    CHANGE: "The change request named or found for the deploy is scheduled now.",
+    WINDOWS_UNREADABLE: "Every freeze and change window can be read.",
+    PROTECTED: "A deploy to a protected environment has the reason its `requires` asks for: "
+    "an approved change request scheduled now, or a release plan that passes.",
+}
+
+# environments[].requires: what a deploy must carry (SPEC §8: protected environments need an
+# approved change request or a passing release plan; this lets a team say which).
+REQUIREMENTS: Final = ("change-or-release", "change", "release", "change-and-release", "none")
+
+
+@dataclass
+class Gate:
+    environment: str
+    service: str
+    version: str | None
+    change: str | None
+    allowed: bool = True
+    reasons: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "service": self.service,
+            "version": self.version,
+            "change": self.change,
+            "allowed": self.allowed,
+            "reasons": self.reasons,
+        }
+
+
+def target_names(config: Config, environment: str, service: str) -> tuple[Name, Name]:
+    """``--env`` and ``--service`` checked against the config (a UsageError if unknown)."""
+    return (
+        environment_name(environment, config.environment_names),
+        service_name(service, config.service_names),
+    )
+
+
+def requirement(config: Config, environment: str) -> str:
+    """What a deploy to ``environment`` must carry: its ``requires``, else by ``protected``."""
+    for entry in config.spec["environments"]:
+        if same_environment(str(entry["name"]), environment):
+            default = "change-or-release" if entry.get("protected") else "none"
+            return str(entry.get("requires", default))
+    return "none"
+
+
+def _covers(judge: Judge, document: Document, moment: datetime) -> bool:
+    """Whether the change's schedule covers ``moment``."""
+    schedule = document.spec.get("schedule", {})
+    try:
+        start = judge.library.fn_schedule_start(schedule)
+        end = judge.library.fn_schedule_end(schedule)
+    except (KeyError, ValueError, OverflowError):
+        return False
+    return start <= moment < end
+
+
+def _targets(document: Document, environment: str, service: str) -> bool:
+    spec = document.spec
+    return same_environment(str(spec.get("environment", "")), environment) and service in spec.get(
+        "services", ()
+    )
+
+
+def scheduled_changes(judge: Judge, environment: str, service: str) -> list[Document]:
+    """The planned or running change requests for the service and environment whose schedule
+    covers now."""
+    return [
+        d
+        for d in judge.inventory.valid
+        if d.kind == "ChangeRequest"
+        and _targets(d, environment, service)
+        and d.spec.get("status", "planned") in ACTIVE
+        and _covers(judge, d, judge.now)
+    ]
+
+
+def _release_services(spec: dict[str, Any]) -> tuple[str, ...]:
+    return (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+
+
+class _Run:
+    """One gate decision being made: the findings and reasons gathered so far."""
+
+    def __init__(self, judge: Judge, gate: Gate) -> None:
+        self.judge = judge
+        self.gate = gate
+        self.findings: list[Finding] = []
+
+    def close(
+        self, rule: str, message: str, document: Document | None = None, **where: Any
+    ) -> None:
+        self.gate.allowed = False
+        self.gate.reasons.append(message)
+        if document is not None:
+            self.findings.append(document.finding(rule, message, **where))
+            return
+        config = self.judge.config.document
+        if config is not None and rule == PROTECTED:
+            self.findings.append(config.finding(rule, message, field=("spec", "environments")))
+            return
+        self.findings.append(
+            Finding(
+                rule=rule,
+                severity=Severity.DENY,
+                outcome=Outcome.FAIL,
+                message=message,
+                path=self.judge.workspace.root,
+                line=1,
+                column=1,
+            )
+        )
+
+    def unreadable_windows(self) -> None:
+        inventory = self.judge.inventory
+        valid = {id(d) for d in inventory.valid}
+        for document in inventory.documents:
+            if document.kind in {"FreezeWindow", "ChangeWindow"} and id(document) not in valid:
+                self.close(
+                    WINDOWS_UNREADABLE,
+                    f"{document.kind} {document.name or '?'} is invalid, so changegate cannot "
+                    "tell whether it applies: fix it (changegate validate)",
+                    document,
+                )
+
+    def plans(self) -> list[Document]:
+        gate = self.gate
+        if gate.version is None:
+            return []
+        plans = [
+            d
+            for d in self.judge.inventory.valid
+            if d.kind == "ReleasePlan"
+            and str(d.spec.get("version")) == gate.version
+            and gate.service in _release_services(d.spec)
+        ]
+        if not plans:
+            self.close(
+                NO_RELEASE,
+                f"no release plan for {gate.service} {gate.version} in the repository: add one "
+                f"(changegate new ReleasePlan {gate.service}-v{gate.version})",
+            )
+        return plans
+
+    def changes(self) -> list[Document]:
+        gate, judge = self.gate, self.judge
+        if gate.change is None:
+            found = scheduled_changes(judge, gate.environment, gate.service)
+            if found:
+                gate.reasons.append(
+                    "change requests scheduled now for this target: "
+                    + ", ".join(d.name or "?" for d in found)
+                )
+            return found
+        wanted = gate.change.casefold()
+        found = [
+            d
+            for d in judge.inventory.valid
+            if d.kind == "ChangeRequest" and (d.name or "").casefold() == wanted
+        ]
+        if not found:
+            self.close(
+                CHANGE, f"change request {gate.change} is not in the repository (or is invalid)"
+            )
+        for document in found:
+            spec = document.spec
+            if not _targets(document, gate.environment, gate.service):
+                self.close(
+                    CHANGE,
+                    f"{document.name} changes {', '.join(spec.get('services', ()))} in "
+                    f"{spec.get('environment')}, not {gate.service} in {gate.environment}",
+                    document,
+                    field=("spec", "services"),
+                )
+            elif not _covers(judge, document, judge.now):
+                self.close(
+                    CHANGE,
+                    f"{document.name} is scheduled from {spec['schedule']['start']}, not now "
+                    f"({format_instant(judge.now)}): deploy within its schedule or reschedule it",
+                    document,
+                    field=("spec", "schedule", "start"),
+                )
+        return found
+
+    def freezes(self, freezes: list[Occurrence], approved: list[Document], target: Target) -> None:
+        calendar: Calendar = self.judge.library.calendar
+        now = self.judge.now
+        emergencies = [d for d in approved if d.spec.get("type") == "emergency"]
+        reopens = calendar.opens(now, target) if freezes else None
+        for occurrence in freezes:
+            window = occurrence.window
+            until = _until(occurrence, reopens)
+            if window.level == "hard":
+                if emergencies:
+                    self.gate.reasons.append(
+                        f"hard freeze {window.name} is passed by approved emergency change "
+                        f"{', '.join(d.name or '?' for d in emergencies)}"
+                    )
+                    continue
+                self.close(
+                    FROZEN,
+                    f"frozen by hard freeze {window.name}"
+                    + (f" ({window.reason})" if window.reason else "")
+                    + f" until {until}: only an approved emergency change may deploy now",
+                    window.document,
+                    field=("metadata", "name"),
+                )
+                continue
+            passing = [
+                d
+                for d in approved
+                if d.spec.get("freezeException", {}).get("window") == window.name
+                and not missing_approvals(window.exceptions, self.judge.approvals)
+            ]
+            if passing:
+                names = ", ".join(d.name or "?" for d in passing)
+                self.gate.reasons.append(
+                    f"soft freeze {window.name} is passed by {names}, which asks for it and has "
+                    "its extra approvals"
+                )
+                continue
+            roles = ", ".join(str(r["role"]) for r in window.exceptions) or "its exception roles"
+            self.close(
+                FROZEN,
+                f"frozen by soft freeze {window.name}"
+                + (f" ({window.reason})" if window.reason else "")
+                + f" until {until}: a change request scheduled now with spec.freezeException "
+                f"for {window.name} and approval from {roles} may deploy",
+                window.document,
+                field=("metadata", "name"),
+            )
+
+    def change_windows(
+        self, open_now: list[Occurrence], approved: list[Document], target: Target
+    ) -> None:
+        calendar: Calendar = self.judge.library.calendar
+        _, allowed = calendar.matching(target)
+        if not allowed or open_now or any(d.spec.get("type") == "emergency" for d in approved):
+            return
+        following = calendar.next_window(self.judge.now, target)
+        names = ", ".join(sorted(w.name for w in allowed))
+        self.close(
+            OUTSIDE_WINDOW,
+            f"{self.gate.service} in {self.gate.environment} may change only inside {names}, and "
+            "none is open now" + (f"; the next opens {following.describe()}" if following else ""),
+            allowed[0].document,
+            field=("metadata", "name"),
+        )
+
+    def protected(self, approved: list[Document], passing_plans: list[Document]) -> None:
+        gate = self.gate
+        needs = requirement(self.judge.config, gate.environment)
+        has_change, has_release = bool(approved), bool(passing_plans)
+        met = {
+            "none": True,
+            "change-or-release": has_change or has_release,
+            "change": has_change,
+            "release": has_release,
+            "change-and-release": has_change and has_release,
+        }[needs]
+        if met:
+            return
+        change = (
+            f"an approved change request scheduled now (--change, or one scheduled for "
+            f"{gate.service} in {gate.environment})"
+        )
+        release = "the release plan of the version deployed (--version) passing its deploy checks"
+        wanted = {
+            "change-or-release": f"{change} or {release}",
+            "change": change,
+            "release": release,
+            "change-and-release": f"{change} and {release}",
+        }[needs]
+        self.close(
+            PROTECTED,
+            f"{gate.environment} is a protected environment (requires: {needs}): a deploy needs "
+            f"{wanted}",
+        )
+
+
+def _until(occurrence: Occurrence, reopens: datetime | None) -> str:
+    window = occurrence.window
+    until = f"{occurrence.local(occurrence.end)} {window.zone_name}"
+    until += f" ({format_instant(occurrence.end)})"
+    if reopens is None:
+        return until + "; more freezes follow for over a year"
+    if reopens > occurrence.end:
+        until += (
+            f"; other freezes follow without a break until {occurrence.local(reopens)} "
+            f"{window.zone_name} ({format_instant(reopens)})"
+        )
+    return until
+
+
+def open_gate(
+    judge: Judge,
+    *,
+    environment: str,
+    service: str,
+    version: str | None,
+    change: str | None,
+    notes: Sequence[str] = (),
+) -> Outcomes:
+    """Judge the deploy; the verdict carries ``{"gate": {...}}`` and says allow or deny.
+    ``environment`` and ``service`` are resolved names (:func:`target_names`); ``notes`` say
+    what about them could not be verified."""
+    now = judge.now
+    run = _Run(judge, Gate(environment, service, version, change))
+    gate = run.gate
+    run.unreadable_windows()
+    plans = run.plans()
+    changes = run.changes()
+    judged = judge.judge(documents=[*plans, *changes])
+    denied = {(f.kind, f.name) for f in judged.verdict.findings if f.denies}
+    for finding in judged.verdict.findings:
+        if finding.denies:
+            gate.allowed = False
+            gate.reasons.append(f"{finding.kind} {finding.name}: {finding.message}")
+    approved = [d for d in changes if (d.kind, d.name) not in denied and _covers(judge, d, now)]
+    passing_plans = [d for d in plans if (d.kind, d.name) not in denied]
+    change_type = changes[0].spec.get("type") if len(changes) == 1 else None
+    target = Target(environment, (service,), change_type)
+    calendar: Calendar = judge.library.calendar
+    try:
+        freezes, open_now = calendar.active(now, target)
+        run.freezes(freezes, approved, target)
+        run.change_windows(open_now, approved, target)
+    except WindowError as error:
+        freezes = []
+        run.close(
+            WINDOWS_UNREADABLE, f"a window cannot be evaluated at {format_instant(now)}: {error}"
+        )
+    run.protected(approved, passing_plans)
+    if gate.allowed:
+        if not freezes:
+            gate.reasons.append(f"no freeze applies to {service} in {environment} now")
+        if passing_plans:
+            gate.reasons.append(f"release {passing_plans[0].name} passes its deploy checks")
+        if approved:
+            gate.reasons.append(
+                "approved and scheduled now: " + ", ".join(d.name or "?" for d in approved)
+            )
+    gate.reasons.extend(notes)
+    matching_freezes, allowed_windows = calendar.matching(target)
+    verdict = judged.verdict
+    merged = type(verdict).of(
+        event="deploy",
+        at=now,
+        findings=[*verdict.findings, *run.findings],
+        documents=verdict.documents + len(matching_freezes) + len(allowed_windows),
+        rules=verdict.rules + len({f.rule for f in run.findings}),
+        backend=verdict.backend,
+        extra={"gate": gate.as_json()},
+        files=verdict.files,
+    )
+    return Outcomes(
+        merged,
+        judged.evaluations,
+        {**judged.rule_docs, **GATE_RULES},
+        targets=judged.targets,
+        approvals=judged.approvals,
+        sources=judged.sources,
+    )

@@ -1,0 +1,285 @@
+"""Judging a large repository on several cores.
+
+Each worker process (forked, so it shares the run's config, context, approvals and policies)
+loads, validates and judges a contiguous share of the files. Documents never cross processes:
+the workers exchange only what cross-document checks need (release plans, and the name,
+target and schedule of change requests), and the parent compares names across shares.
+Moving whole documents between processes costs more than judging them, which is why.
+
+Used only where it pays and is safe: Linux (fork), at least two cores, thousands of files,
+every document judged, and no policy reading ``docs`` (that needs every document at hand).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from engine.documents.model import Document, duplicate_message, schema_rule
+from engine.documents.sourcemap import Position, SourceMap
+from engine.errors import ChangegateError
+from engine.findings import Evaluation, Finding
+from engine.judging.judge import PARALLEL_FROM
+from engine.paths import display_path
+from engine.workspace.inventory import inventory_rules
+
+if TYPE_CHECKING:
+    from engine.judging.judge import Judge
+
+MAX_WORKERS: Final = 4
+
+
+class WorkerError(ChangegateError):
+    """A worker process failed; the message carries its traceback."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Phase one, from a worker: what the parent needs to compare and share."""
+
+    names: list[tuple[str, str, str, int, int]]  # kind, name, path, index in file, line
+    findings: list[Finding]
+    documents: int
+    rules: set[str]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Phase two, from a worker: its judgement."""
+
+    findings: list[Finding]
+    evaluations: list[Evaluation]
+    judged: int  # target documents, valid or not
+    labels: dict[tuple[str, str | None], dict[str, str]]
+    backend: str
+
+
+def workers(judge: Judge, files: int) -> int:
+    """How many processes to use for ``files`` files (1: judge in this process)."""
+    requested = judge.options.jobs
+    if requested == 1 or sys.platform != "linux" or judge.changed_paths is not None:
+        return 1
+    if any(p.uses("docs") for p in judge.sources.policies):
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    if requested is not None:
+        return max(1, min(requested, files))
+    if files < PARALLEL_FROM or cores < 2:
+        return 1
+    return min(cores, MAX_WORKERS)
+
+
+def split(files: Sequence[Path], count: int) -> list[list[Path]]:
+    size, extra = divmod(len(files), count)
+    shares, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        shares.append(list(files[start:end]))
+        start = end
+    return shares
+
+
+_SHARED_SPEC: Final = {"ChangeRequest": ("environment", "services", "schedule", "status")}
+
+
+def _shared(documents: Sequence[Document]) -> bytes:
+    """What other shares need of these documents, as plain tuples (they pickle ~10x faster
+    than objects): release plans and windows whole, change requests' target and schedule."""
+    records = []
+    for document in documents:
+        keep = _SHARED_SPEC.get(document.kind)
+        if document.kind in {"ReleasePlan", "FreezeWindow", "ChangeWindow"}:
+            body = document.body
+        elif keep is not None:
+            spec = document.spec
+            body = {
+                "metadata": {"name": document.name},
+                "spec": {k: spec[k] for k in keep if k in spec},
+            }
+        else:
+            continue
+        records.append((document.kind, document.name, body, str(document.path), document.index))
+    return pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _documents(blob: bytes) -> list[Document]:
+    """Light documents from another share's records (no source map: never reported)."""
+    return [
+        Document(kind, name, body, Path(path), index, SourceMap(Position(1, 1), {}))
+        for kind, name, body, path, index in pickle.loads(blob)  # noqa: S301 - our own worker
+    ]
+
+
+def _work(judge: Judge, files: list[Path], connection: Connection) -> None:
+    """A worker: load and validate its share, exchange the index, judge its targets."""
+    from engine.judging.judge import evaluator_for
+
+    try:
+        workspace = judge.workspace
+        documents, valid, findings = workspace.load_files(files)
+        targets_of = judge.is_target_path
+        shared = _shared(valid)
+        connection.send(
+            Loaded(
+                names=[
+                    (d.kind, d.name, str(d.path), d.index, d.line)
+                    for d in documents
+                    if d.name is not None
+                ],
+                findings=findings,
+                documents=len(documents),
+                rules=inventory_rules(documents),
+            )
+        )
+        connection.send_bytes(shared)  # after the message: a failure above arrives instead
+        duplicates = connection.recv()
+        foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
+        own: dict[tuple[str, int], Document] = {(str(d.path), d.index): d for d in documents}
+        duplicate_findings = []
+        for key, other_path, line, other, first in duplicates:
+            document = own[key]
+            where = display_path(Path(other_path))
+            duplicate_findings.append(
+                document.finding(
+                    schema_rule(document.kind),
+                    duplicate_message(document, where, line, other, first=first),
+                    field=("metadata", "name"),
+                )
+            )
+        doubled = {key for key, *_ in duplicates}
+        valid = [d for d in valid if (str(d.path), d.index) not in doubled]
+        targets = [d for d in valid if targets_of(d.path)]
+        evaluator = evaluator_for(
+            policies=judge.sources.policies,
+            config=judge.config,
+            documents=[*valid, *foreign],
+            context=judge.context,
+            approvals=judge.approvals,
+            now=judge.now,
+            backend=judge.options.backend,
+            old_object=judge.old_object,
+        )
+        found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
+        connection.send(
+            Judged(
+                findings=[*duplicate_findings, *found],
+                evaluations=evaluations,
+                judged=sum(1 for d in documents if targets_of(d.path)),
+                labels={(d.kind, d.name): d.labels for d in targets},
+                backend=evaluator.backend.name,
+            )
+        )
+    except BaseException:
+        connection.send(WorkerError(f"a worker failed:\n{traceback.format_exc()}"))
+    finally:
+        connection.close()
+
+
+def _receive_bytes(connection: Connection) -> bytes:
+    try:
+        return connection.recv_bytes()
+    except EOFError:
+        raise WorkerError("a worker process stopped without answering (killed?)") from None
+
+
+def _receive(connection: Connection) -> Any:
+    try:
+        message = connection.recv()
+    except EOFError:
+        raise WorkerError("a worker process stopped without answering (killed?)") from None
+    if isinstance(message, WorkerError):
+        raise message
+    return message
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Everything the workers found, merged."""
+
+    load_findings: list[Finding]
+    findings: list[Finding]
+    evaluations: list[Evaluation]
+    documents: int
+    judged: int
+    labels: dict[tuple[str, str | None], dict[str, str]]
+    rules: set[str]
+    backend: str
+
+
+# for a document of a worker: (its path and index), where the other of its name is (path,
+# line, name), and whether it is the first of them
+_Duplicate = tuple[tuple[str, int], str, int, str, bool]
+
+
+def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
+    """Per worker, its documents whose kind and name (whatever the case) another has."""
+    groups: dict[tuple[str, str], list[tuple[int, str, str, int, int]]] = {}
+    for worker, part in enumerate(loaded):  # shares are contiguous: this is file order
+        for kind, name, path, index, line in part.names:
+            groups.setdefault((kind, name.casefold()), []).append((worker, name, path, index, line))
+    duplicates: list[list[_Duplicate]] = [[] for _ in loaded]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for position, (worker, _, path, index, _) in enumerate(members):
+            _, name, other_path, _, line = members[1] if position == 0 else members[0]
+            duplicates[worker].append(((path, index), other_path, line, name, position == 0))
+    return duplicates
+
+
+def judge_in_parallel(judge: Judge, files: Sequence[Path], count: int) -> Shares:
+    context = multiprocessing.get_context("fork")
+    shares = split(files, count)
+    channels = []
+    processes = []
+    for share in shares:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_work, args=(judge, share, child_end), daemon=True)
+        process.start()
+        child_end.close()
+        channels.append(parent_end)
+        processes.append(process)
+    try:
+        loaded: list[Loaded] = []
+        blobs: list[bytes] = []
+        for channel in channels:
+            loaded.append(_receive(channel))
+            blobs.append(_receive_bytes(channel))
+        duplicates = _duplicates(loaded)
+        for worker, channel in enumerate(channels):
+            channel.send(duplicates[worker])
+            channel.send(len(channels) - 1)
+            for other, blob in enumerate(blobs):
+                if other != worker:
+                    channel.send_bytes(blob)  # relayed as is: the parent never unpickles it
+        judged: list[Judged] = [_receive(c) for c in channels]
+    finally:
+        for channel in channels:
+            channel.close()
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():  # pragma: no cover - only if a worker hangs
+                process.kill()
+    labels: dict[tuple[str, str | None], dict[str, str]] = {}
+    for result in judged:
+        labels.update(result.labels)
+    return Shares(
+        load_findings=[f for part in loaded for f in part.findings],
+        findings=[f for result in judged for f in result.findings],
+        evaluations=[e for result in judged for e in result.evaluations],
+        documents=sum(part.documents for part in loaded),
+        judged=sum(result.judged for result in judged),
+        labels=labels,
+        rules=set().union(*(part.rules for part in loaded)),
+        backend=judged[0].backend,
+    )

@@ -1,0 +1,252 @@
+"""Policy tests (kind PolicyTest): cases of documents, a request context and a pinned ``now``,
+with the outcome each rule must give; per-rule coverage says which rules were seen both
+passing and failing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from engine.documents.config import Config, effective
+from engine.documents.loader import load_file
+from engine.documents.model import KINDS, Document, identify
+from engine.documents.schemas import SchemaSet
+from engine.errors import ConfigError
+from engine.findings import Outcome
+from engine.judging.judge import evaluator_for
+from engine.paths import display_path
+from engine.policy.sources import BUILTIN, Policy, builtin_files, policy_from
+from engine.policy.waivers import apply as apply_waivers
+from engine.request import approvals as approvals_module
+from engine.request.context import parse_context
+from engine.time.instants import parse_instant
+from engine.workspace import semantics
+
+
+@dataclass
+class CaseResult:
+    path: Path
+    line: int
+    name: str
+    problems: list[str]
+    outcomes: dict[str, str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class TestRun:
+    results: list[CaseResult] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    # rule -> expected outcome -> number of cases that expected it and got it
+    seen: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    backend: str = ""
+
+    def covered(self, rule: str) -> bool:
+        seen = self.seen.get(rule, {})
+        return seen.get("pass", 0) > 0 and seen.get("fail", 0) > 0
+
+    @property
+    def coverage(self) -> float:
+        if not self.rules:
+            return 0.0
+        return 100.0 * sum(self.covered(r) for r in self.rules) / len(self.rules)
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.passed]
+
+
+def _test_files(paths: Sequence[Path]) -> list[Path]:
+    files: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            files.update(
+                p
+                for p in path.rglob("*")
+                if p.suffix in {".yaml", ".yml"}
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.exists():
+            files.add(path)
+        else:
+            raise ConfigError(f"{path}: no such file or directory")
+    return sorted(files)
+
+
+def collect(
+    paths: Sequence[Path], schemas: SchemaSet, config: Config
+) -> tuple[list[Policy], list[Document]]:
+    """The policies under test (from the paths, then built-in packs the config names whose
+    policies the paths do not replace) and the PolicyTest documents."""
+    policies: dict[str, Policy] = {}
+    tests: list[Document] = []
+    problems: list[str] = []
+    for file in _test_files(paths):
+        documents, findings = identify(load_file(file))
+        problems += [f"{display_path(f.path)}:{f.line}:{f.column}: {f.message}" for f in findings]
+        for document in documents:
+            if document.kind not in {"Policy", "PolicyTest"}:
+                continue
+            found = schemas.check(document) + semantics.check(document, config)
+            if found:
+                problems += [
+                    f"{display_path(f.path)}:{f.line}:{f.column}: {f.message}" for f in found
+                ]
+            elif document.kind == "Policy":
+                policies[document.name or ""] = policy_from(document, str(file), config.timezone)
+            else:
+                tests.append(document)
+    for origin in config.policy_sources:
+        if origin.startswith(BUILTIN):
+            for loaded in builtin_files(origin.removeprefix(BUILTIN)):
+                for document in identify(loaded)[0]:
+                    if document.kind == "Policy" and document.name not in policies:
+                        policies[document.name or ""] = policy_from(
+                            document, origin, config.timezone
+                        )
+    if problems:
+        raise ConfigError("invalid policies or policy tests:\n  " + "\n  ".join(problems))
+    if not tests:
+        raise ConfigError(
+            f"no PolicyTest documents in {', '.join(display_path(p) for p in paths)}: "
+            "write cases (changegate new PolicyTest NAME)"
+        )
+    return sorted(policies.values(), key=lambda p: p.name), tests
+
+
+def run(paths: Sequence[Path], schemas: SchemaSet, config: Config, backend: str | None) -> TestRun:
+    policies, tests = collect(paths, schemas, config)
+    outcome = TestRun(rules=sorted(r.id for p in policies for r in p.rules))
+    for test in tests:
+        for index, case in enumerate(test.spec["cases"]):
+            result = _case(test, index, case, policies, schemas, backend, outcome)
+            outcome.results.append(result)
+    return outcome
+
+
+def _embedded(test: Document, prefix: tuple[str | int, ...], raw: Any) -> Document | str:
+    """A document written inside a test file, or why it is not one."""
+    where = test.source.within(prefix).root
+    location = f"{display_path(test.path)}:{where.line}"
+    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+        return f"{location}: not a changegate document (kind must be one of {', '.join(KINDS)})"
+    name = raw.get("metadata", {}).get("name") if isinstance(raw.get("metadata"), dict) else None
+    return Document(
+        kind=raw["kind"],
+        name=name if isinstance(name, str) else None,
+        body=raw,
+        path=test.path,
+        index=test.index,
+        source=test.source.within(prefix),
+    )
+
+
+def _case(
+    test: Document,
+    index: int,
+    case: dict[str, Any],
+    policies: list[Policy],
+    schemas: SchemaSet,
+    backend: str | None,
+    run: TestRun,
+) -> CaseResult:
+    spec = test.spec
+    base: tuple[str | int, ...] = ("spec", "cases", index)
+    line = test.position(base).line
+    result = CaseResult(test.path, line, case["name"], [], {})
+    config = Config(path=None, spec=effective(spec.get("config")))
+    documents: list[Document] = []
+    subject: Document | None = None
+    raws: list[tuple[tuple[str | int, ...], Any]] = [
+        (("spec", "documents", i), d) for i, d in enumerate(spec.get("documents", ()))
+    ]
+    raws += [((*base, "documents", i), d) for i, d in enumerate(case["documents"])]
+    for prefix, raw in raws:
+        document = _embedded(test, prefix, raw)
+        if isinstance(document, str):
+            result.problems.append(document)
+            continue
+        for finding in schemas.check(document) + semantics.check(document, config):
+            result.problems.append(
+                f"{display_path(finding.path)}:{finding.line}: {document.kind} "
+                f"{document.name}: {finding.message}"
+            )
+        documents.append(document)
+        if prefix[:3] == base and (
+            case.get("subject") == document.name or (subject is None and "subject" not in case)
+        ):
+            subject = document
+    if subject is None:
+        result.problems.append(f"the case has no document named {case.get('subject')!r}")
+    previous: Document | str | None = None
+    if "previous" in case:
+        previous = _embedded(test, (*base, "previous"), case["previous"])
+        if isinstance(previous, str):
+            result.problems.append(previous)
+    if result.problems or subject is None:
+        return result
+    before = previous.body if isinstance(previous, Document) else None
+    if case.get("deleted"):
+        # the pull request deletes the subject: gone from the repository, seen as oldObject
+        documents = [d for d in documents if d is not subject]
+        subject = replace(subject, body=before or subject.body, deleted=True)
+    context = parse_context(case.get("context", {"event": "local"}))
+    now = parse_instant(case.get("now") or spec["now"])
+    head = context.pull_request.head_sha if context.pull_request else None
+
+    def binding(commit: str) -> str | None:
+        bound = head is not None and (head.startswith(commit) or commit.startswith(head))
+        return None if bound else "policy tests bind approvals to the head commit only"
+
+    approvals = approvals_module.derive(context, config.spec, binding)
+    evaluator = evaluator_for(
+        policies=policies,
+        config=config,
+        documents=[d for d in documents if d.kind != "Waiver"],
+        context=context,
+        approvals=approvals,
+        now=now,
+        backend=backend,
+        old_object=lambda document: before if document is subject else None,
+    )
+    run.backend = evaluator.backend.name
+    findings, records = evaluator.evaluate([subject], changed=lambda _: False)
+    findings = apply_waivers(
+        findings,
+        {(subject.kind, subject.name): subject.labels},
+        [d for d in documents if d.kind == "Waiver"],
+        now=now,
+        zone_name=config.timezone,
+        judged_all=False,
+    )
+    outcomes = {r.rule: str(r.outcome) for r in records}
+    messages: dict[str, str] = {}
+    for finding in findings:
+        if finding.kind == subject.kind and finding.name == subject.name:
+            outcomes[finding.rule] = str(finding.outcome)
+            messages[finding.rule] = finding.message
+    result.outcomes = outcomes
+    for rule, expected in case["expect"].items():
+        actual = outcomes.get(rule, str(Outcome.SKIP))
+        if rule not in run.rules and rule not in outcomes:
+            result.problems.append(f"{rule}: no such rule among the policies under test")
+        elif actual != expected:
+            why = f" ({messages[rule]})" if rule in messages else ""
+            result.problems.append(f"{rule}: expected {expected}, got {actual}{why}")
+        else:
+            seen = run.seen[rule]
+            seen[expected] = seen.get(expected, 0) + 1
+    for rule, words in case.get("messages", {}).items():
+        if words not in messages.get(rule, ""):
+            result.problems.append(
+                f"{rule}: the message should contain {words!r}, it is "
+                f"{messages.get(rule, '(no finding)')!r}"
+            )
+    return result

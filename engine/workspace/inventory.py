@@ -1,0 +1,193 @@
+"""The pipeline up to policies: repository root and config, discovery, loading, schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final
+
+from engine.documents.config import CONFIG_FILE, Config, config_from, defaults, load_config
+from engine.documents.loader import load_bytes, load_file
+from engine.documents.model import Document, duplicate_names, file_finding, identify
+from engine.documents.schemas import SchemaSet
+from engine.errors import UsageError
+from engine.findings import Finding
+from engine.paths import absolute, escapes, git_top, real
+from engine.workspace import semantics
+from engine.workspace.discovery import discover, resolve_root
+
+OUTSIDE_RULE: Final = "changegate/outside-repository"
+
+
+def inventory_rules(documents: Sequence[Document]) -> set[str]:
+    """The rules loading applies: YAML, the envelope, and the schema of each kind seen."""
+    return {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
+
+
+def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Config:
+    from engine.gitrepo import GitRepo
+
+    repo = GitRepo.find(root)
+    if repo is None:
+        raise UsageError(f"--policies-from {ref}: {root} is not in a git repository")
+    try:
+        sha = repo.resolve(ref)
+        target = config_file if config_file is not None else root / CONFIG_FILE
+        relative = repo.relative(target if target.is_absolute() else Path.cwd() / target)
+        data = repo.read(sha, relative) if relative else None
+    finally:
+        repo.close()
+    if data is None:
+        return defaults()
+    return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What loading found. ``valid`` are the documents with no schema finding: only they
+    reach the policies (the others are already denied)."""
+
+    documents: tuple[Document, ...]
+    valid: tuple[Document, ...]
+    findings: tuple[Finding, ...]
+    files: int
+    rules: frozenset[str]
+    named: frozenset[Path] = frozenset()  # files given as paths (when the repository is loaded too)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    config: Config
+    schemas: SchemaSet
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        repo: Path | None,
+        config_file: Path | None,
+        paths: Sequence[Path] = (),
+        cwd: Path | None = None,
+        config_ref: str | None = None,
+    ) -> Workspace:
+        """The repository, its config and schemas. With ``config_ref``, changegate.yaml is
+        read from that git ref instead of the working tree (``--policies-from``)."""
+        root = resolve_root(repo, paths, cwd or Path.cwd())
+        schemas = SchemaSet()
+
+        def check(document: Document) -> list[Finding]:
+            return schemas.check(document) + semantics.check(document, defaults())
+
+        if config_ref is not None:
+            config = _config_at(config_ref, root, config_file, check)
+        elif config_file is not None:
+            if not config_file.is_file():
+                raise UsageError(f"--config {config_file}: no such file")
+            config = load_config(config_file, check)
+        elif (root / CONFIG_FILE).is_file():
+            config = load_config(root / CONFIG_FILE, check)
+        else:
+            config = defaults()
+        return cls(root=root, config=config, schemas=schemas)
+
+    def explicit(self, paths: Sequence[Path]) -> tuple[Path, ...]:
+        """The paths that name something narrower than the repository: the root itself (as
+        in ``changegate check examples/acme-shop``) means the whole repository."""
+        return tuple(p for p in paths if not (p.is_dir() and real(p) == self.root))
+
+    def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Path]:
+        """The files to load: the given paths, or the repository's documents, or both."""
+        paths = self.explicit(paths)
+        found = {
+            absolute(p)
+            for p in discover(self.root, self.config.include, self.config.exclude, paths)
+        }
+        if repository and paths:
+            found.update(
+                absolute(p)
+                for p in discover(self.root, self.config.include, self.config.exclude, ())
+            )
+        if not found:
+            raise UsageError(
+                f"no governed documents in {self.root} (looked for "
+                f"{', '.join(self.config.include)}); run changegate in the repository root, "
+                "pass --repo, or set documents.include in changegate.yaml"
+            )
+        return sorted(found, key=str)
+
+    def load(self, paths: Sequence[Path] = (), *, repository: bool = False) -> Inventory:
+        """Load and check documents. With ``repository``, the whole repository is loaded
+        besides the given paths (policies look across documents); ``named`` says which files
+        were given."""
+        paths = self.explicit(paths)
+        files = self.files(paths, repository=repository)
+        documents, valid, findings = self.load_files(files)
+        doubled = set()
+        for document, finding in duplicate_names(documents):
+            findings.append(finding)
+            doubled.add(id(document))
+        return Inventory(
+            documents=tuple(documents),
+            valid=tuple(d for d in valid if id(d) not in doubled),
+            findings=tuple(findings),
+            files=len(files),
+            rules=frozenset(inventory_rules(documents)),
+            named=frozenset(self.named(paths)) if paths else frozenset(),
+        )
+
+    def load_files(
+        self, files: Sequence[Path]
+    ) -> tuple[list[Document], list[Document], list[Finding]]:
+        """Every document of ``files``, the valid ones, and the findings (names are not yet
+        compared across files)."""
+        documents: list[Document] = []
+        valid: list[Document] = []
+        findings: list[Finding] = []
+        for path in files:
+            refused = self.refused(path)
+            if refused is not None:
+                findings.append(refused)
+                continue
+            file_documents, problems = identify(load_file(path))
+            findings.extend(problems)
+            for document in file_documents:
+                documents.append(document)
+                problems = self.schemas.check(document)
+                problems += semantics.check(document, self.config)
+                findings.extend(problems)
+                if not any(p.denies for p in problems):
+                    valid.append(document)
+        return documents, valid, findings
+
+    @cached_property
+    def boundary(self) -> Path:
+        """What a governed path may lead to: the git working tree, else changegate's root."""
+        return git_top(self.root) or self.root
+
+    def refused(self, path: Path) -> Finding | None:
+        """A finding for a path changegate will not read: a link to a folder, or a path that
+        leads outside the repository (its target is neither read nor named)."""
+        if path.is_symlink() and path.is_dir():
+            return file_finding(
+                path, 1, 1,
+                f"{path.name} is a symbolic link to a folder: changegate does not follow links "
+                "to folders (the documents behind it would go unjudged); commit the documents "
+                "themselves",
+                rule=OUTSIDE_RULE,
+            )  # fmt: skip
+        if escapes(path, self.boundary):
+            return file_finding(
+                path, 1, 1,
+                f"{path.name} leads outside the repository (through a symbolic link), so "
+                "changegate does not read it: commit the document itself",
+                rule=OUTSIDE_RULE,
+            )  # fmt: skip
+        return None
+
+    def named(self, paths: Sequence[Path]) -> list[Path]:
+        """The files the given paths name, absolute."""
+        found = discover(self.root, self.config.include, self.config.exclude, paths)
+        return [absolute(p) for p in found]
