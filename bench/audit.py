@@ -62,7 +62,7 @@ spec:
 def record(commit: str, path: str, at: datetime, number: int) -> str:
     """A decision record of the shape ``changegate record`` writes, with both digests right
     (audit reads only well-formed, unedited records)."""
-    from engine.trail.notes import inputs_digest, record_digest
+    from engine.trail.record import inputs_digest, record_digest
 
     stamp = "%Y-%m-%dT%H:%M:%SZ"
     body: dict[str, object] = {

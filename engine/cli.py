@@ -32,7 +32,7 @@ class Command(Protocol):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
-    def run(self, args: argparse.Namespace) -> int: ...
+    def run(self, args: argparse.Namespace, now: datetime) -> int: ...
 
 
 COMMANDS: dict[str, Command] = {
@@ -101,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with error_handler(status):
         args = build_parser().parse_args(argv)
         at = getattr(args, "at", None)
-        # The one read of the clock in a run; every time decision uses args.now.
-        args.now = parse_time(at, "--at") if at else datetime.now(UTC)
-        status.code = COMMANDS[args.command].run(args)
+        # The one read of the clock in a run: every time decision uses this instant.
+        now = parse_time(at, "--at") if at else datetime.now(UTC)
+        status.code = COMMANDS[args.command].run(args, now)
     return status.code
 
 

@@ -1,7 +1,9 @@
 """User-facing errors and the one handler that maps them to exit codes.
 
 Exit codes (SPEC §8): 0 allowed/passed, 1 denied, 2 usage or configuration error, 3 internal
-error (a bug), 130 interrupted.
+error (a bug), 130 interrupted. Every error a person can act on derives from
+:class:`ChangegateError` and says what to change; anything else is a bug, reported as one.
+The command line and the GitHub Action share the handler; only where they say it differs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import contextlib
 import sys
 import traceback
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, Protocol
 
 EXIT_OK: Final = 0
 EXIT_DENIED: Final = 1
@@ -20,9 +22,11 @@ EXIT_INTERRUPTED: Final = 130
 
 
 class ChangegateError(Exception):
-    """A problem the user can fix. Its message says what to change."""
+    """A problem the user can fix. Its message says what to change; ``title`` heads it where
+    a heading is shown (an Action annotation)."""
 
     exit_code: int = EXIT_USAGE
+    title: str = "changegate"
 
 
 class UsageError(ChangegateError):
@@ -47,15 +51,39 @@ class ExitStatus:
     code: int = EXIT_OK
 
 
+class Reporter(Protocol):
+    """Where the handler says what went wrong."""
+
+    def user(self, error: ChangegateError) -> None: ...
+
+    def internal(self, error: Exception, trace: str) -> None: ...
+
+
+class Stderr:
+    """The command line's reporter."""
+
+    def user(self, error: ChangegateError) -> None:
+        print(f"changegate: error: {error}", file=sys.stderr)
+
+    def internal(self, error: Exception, trace: str) -> None:
+        print(
+            f"changegate: internal error (this is a bug, please report it with the lines "
+            f"below): {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        sys.stderr.write(trace)
+
+
 @contextlib.contextmanager
-def error_handler(outcome: ExitStatus) -> Iterator[None]:
-    """Turn any exception into a message on stderr and an exit code in ``outcome``."""
+def error_handler(outcome: ExitStatus, reporter: Reporter | None = None) -> Iterator[None]:
+    """Turn any exception into a message and an exit code in ``outcome``."""
+    say = reporter or Stderr()
     try:
         yield
     except ExitRequest as request:
         outcome.code = request.code
     except ChangegateError as error:
-        print(f"changegate: error: {error}", file=sys.stderr)
+        say.user(error)
         outcome.code = error.exit_code
     except KeyboardInterrupt:
         print("changegate: interrupted", file=sys.stderr)
@@ -66,10 +94,5 @@ def error_handler(outcome: ExitStatus) -> Iterator[None]:
             sys.stderr.close()
         outcome.code = EXIT_OK
     except Exception as error:
-        print(
-            f"changegate: internal error (this is a bug, please report it with the lines "
-            f"below): {type(error).__name__}: {error}",
-            file=sys.stderr,
-        )
-        traceback.print_exc(file=sys.stderr)
+        say.internal(error, traceback.format_exc())
         outcome.code = EXIT_INTERNAL

@@ -8,13 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from engine import __version__
+from engine import __version__, rules
 from engine.findings import Evaluation, Finding, Outcome, Severity
 from engine.time.instants import format_instant, parse_instant
 
 API_VERSION: Final = "changegate/v1"
 MAX_FINDINGS: Final = 10_000  # listed per run; the rest are counted in one finding
-TOO_MANY_RULE: Final = "changegate/too-many-findings"
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def _omitted(rest: Sequence[Finding]) -> Finding:
     denying = sum(1 for f in rest if f.denies)
     first = rest[0]
     return Finding(
-        rule=TOO_MANY_RULE,
+        rule=rules.TOO_MANY,
         severity=Severity.DENY if denying else Severity.WARN,
         outcome=Outcome.FAIL,
         message=f"{len(rest):,} more findings ({denying:,} of them denying) are not listed: "

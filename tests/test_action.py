@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.github.action import main
+from engine.github.action.main import main
 from engine.github.client import Client
 from engine.gitrepo import GitRepo as Repository
 from engine.reporters.markdown import MARKER
@@ -906,7 +906,7 @@ def test_audit_writes_the_report_and_flags_fail_the_step(
 def test_a_push_event_carries_githubs_push_time() -> None:
     """Records of pushes are judged at repository.pushed_at, GitHub's clock: every real push
     payload has it as epoch seconds."""
-    from engine.github.client import read_event
+    from engine.github.events import read_event
 
     folder = shared_or_skip("github", "events")
     for path in sorted(folder.glob("push.event*.json")):

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from engine.gitrepo import GitRepo
-from engine.trail import notes as records
+from engine.trail import notes
+from engine.trail import record as records
 from engine.trail.notes import NOTES_REF, read
 from tests.trail import AUDIT_AT, Trail, build, run
 
@@ -252,8 +253,8 @@ def test_records_of_merges_that_land_together_are_all_kept(trail: Trail, tmp_pat
         context = trail.root.parent / f"context-{number}.json"
         code, out = run("--repo", clone, "record", commit, "--context", context, "--at", AUDIT_AT)
         assert code == 0, out
-    assert records.push(GitRepo(clones[0]), "origin") == 1
-    assert records.push(GitRepo(clones[1]), "origin") == 2  # rejected, merged, pushed
+    assert notes.push(GitRepo(clones[0]), "origin") == 1
+    assert notes.push(GitRepo(clones[1]), "origin") == 2  # rejected, merged, pushed
     listed = git("notes", f"--ref={NOTES_REF}", "list", cwd=origin)
     assert {line.split()[1] for line in listed.splitlines()} == set(contexts.values())
 
@@ -352,7 +353,8 @@ def test_the_html_report_shows_bidi_controls_and_markup_as_written(tmp_path: Pat
     reads ("Trojan Source"): the report shows them as code points, and markup as text."""
     from types import SimpleNamespace
 
-    from engine.trail.audit import Audit, Flag
+    from engine.trail.audit import Audit
+    from engine.trail.flags import Flag
     from engine.trail.report import html
 
     at = datetime(2024, 3, 10, 12, tzinfo=UTC)

@@ -146,7 +146,7 @@ def test_internal_errors_exit_3_with_a_report(cli, in_tmp: Path, monkeypatch) ->
 
 
 def test_interrupt_exits_130(cli, in_tmp: Path, monkeypatch) -> None:
-    def interrupted(_: object) -> int:
+    def interrupted(*_: object) -> int:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_module.COMMANDS["validate"], "run", interrupted)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.github.action import Inputs
+from engine.github.action.inputs import Inputs
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted(

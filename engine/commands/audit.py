@@ -6,25 +6,18 @@ import argparse
 import csv
 import json
 import os
-import sys
 from datetime import datetime
 from typing import Any, TextIO
 
+from engine.commands import common
 from engine.commands.common import add_output, opened
 from engine.errors import EXIT_DENIED, EXIT_OK, UsageError
 
 HELP = "walk the history of governed documents and flag what an auditor must see"
 
 
-def add_period(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", metavar="T", help="from this date or time (RFC 3339)")
-    parser.add_argument("--until", metavar="T", help="up to this date or time (RFC 3339)")
-    parser.add_argument("--at", metavar="TIME", help="what 'now' is (default: the clock)")
-    parser.add_argument("--ref", default="HEAD", help="the branch to walk (HEAD)")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_period(parser)
+    common.add_period(parser)
     parser.add_argument(
         "--github-repo",
         metavar="OWNER/NAME",
@@ -33,39 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, ("text", "json", "csv", "html"))
 
 
-def history(args: argparse.Namespace) -> tuple[Any, Any, tuple[datetime | None, datetime | None]]:
-    """The judge (documents now), the trail, and the period (read in the config's zone)."""
-    from engine.commands.record import locate
-    from engine.judging.judge import Judge, Options
-    from engine.trail.history import load, parse_period
-
-    repo, root = locate(args.repo)
-    judge = Judge(Options(now=args.now, repo=args.repo, config_file=args.config))
-    try:
-        try:
-            period = parse_period(
-                args.since, args.until, judge.config.timezone, ("--since", "--until")
-            )
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        prefix = "" if root == "." else root.rstrip("/") + "/"
-
-        def governed(path: str) -> bool:
-            return path.startswith(prefix) and judge.governed(path[len(prefix) :])
-
-        trail = load(repo, governed, ref=args.ref)
-    except BaseException:
-        judge.close()
-        raise
-    for warning in trail.warnings:
-        print(f"changegate: warning: {warning}", file=sys.stderr)
-    return judge, trail, period
-
-
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
     from engine.trail.audit import audit
 
-    judge, trail, (since, until) = history(args)
+    judge, trail, (since, until) = common.history(args, now)
     with judge:
         deployments = _deployments(args) if args.github_repo else []
         result = audit(judge, trail, since=since, until=until, deployments=deployments)

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from engine.commands.common import add_output, opened
+from engine.documents.config import Config
+from engine.documents.fields import ReleasePlanFields
+from engine.documents.model import Document
 from engine.errors import EXIT_OK, UsageError
 from engine.globs import match_any
 from engine.request import names
+from engine.time import schedules
+from engine.time.calendar import Calendar
 from engine.time.instants import format_instant, parse_datetime
 from engine.time.windows import Occurrence
 
@@ -100,7 +106,8 @@ def _release_entry(name: str, spec: dict[str, Any], default_zone: str) -> Entry:
         end = parse_datetime(
             (date.fromisoformat(spec["targetDate"]) + timedelta(days=1)).isoformat(), zone_name
         )
-    services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+    plan = ReleasePlanFields(spec)
+    services = plan.services
     return Entry(
         kind="release",
         name=name,
@@ -109,29 +116,33 @@ def _release_entry(name: str, spec: dict[str, Any], default_zone: str) -> Entry:
         zone=zone_name,
         title=f"release {', '.join(services)} {spec['version']} ({spec['type']})",
         detail=f"{spec.get('status', 'planned')}, release manager {spec['releaseManager']}",
-        environments=(spec.get("environment", "production"),),
+        environments=(plan.environment,),
         services=services,
     )
 
 
 def _entries(
-    judge: Any, start: datetime, end: datetime, environment: str | None, service: str | None
+    documents: Sequence[Document],
+    config: Config,
+    period: tuple[datetime, datetime],
+    environment: str | None,
+    service: str | None,
 ) -> list[Entry]:
-    library = judge.library
-    entries = [_window_entry(o) for o in library.calendar.upcoming(start, end)]
-    config = judge.config
-    for document in judge.inventory.valid:
+    start, end = period
+    entries = [_window_entry(o) for o in Calendar.of(documents, config).upcoming(start, end)]
+    for document in documents:
         spec = document.spec
         if document.kind == "ReleasePlan" and spec.get("status") != "cancelled":
             entries.append(_release_entry(document.name or "", spec, config.timezone))
         elif document.kind == "ChangeRequest" and spec.get("status") != "cancelled":
             schedule = spec["schedule"]
+            scheduled = schedules.interval(schedule, config.timezone)
             entries.append(
                 Entry(
                     kind="change",
                     name=document.name or "",
-                    start=library.fn_schedule_start(schedule),
-                    end=library.fn_schedule_end(schedule),
+                    start=scheduled[0],
+                    end=scheduled[1],
                     zone=schedule.get("timezone") or config.timezone,
                     title=f"{document.name} ({spec['type']}, {spec['risk']} risk)",
                     detail=spec["title"],
@@ -162,26 +173,25 @@ def _start(text: str) -> datetime:
         ) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from engine.judging.judge import Judge, Options
+def run(args: argparse.Namespace, now: datetime) -> int:
+    from engine.workspace.inventory import Workspace
 
-    now = args.now
     start = _start(args.start) if args.start else now
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days {args.days}: give a number of days from 1 to {MAX_DAYS}")
     end = start + timedelta(days=args.days)
-    with Judge(Options(now=now, repo=args.repo, config_file=args.config)) as judge:
-        config = judge.config
-        environment = names.environment(args.env, config.environment_names) if args.env else None
-        service = names.service(args.service, config.service_names) if args.service else None
-        notes = [n.unverified for n in (environment, service) if n and n.unverified]
-        entries = _entries(
-            judge,
-            min(start, now),
-            end,
-            environment.value if environment else None,
-            service.value if service else None,
-        )
+    workspace = Workspace.open(repo=args.repo, config_file=args.config)
+    config = workspace.config
+    environment = names.environment(args.env, config.environment_names) if args.env else None
+    service = names.service(args.service, config.service_names) if args.service else None
+    notes = [n.unverified for n in (environment, service) if n and n.unverified]
+    entries = _entries(
+        workspace.load(repository=True).valid,
+        config,
+        (min(start, now), end),
+        environment.value if environment else None,
+        service.value if service else None,
+    )
     with opened(args) as out:
         if args.format == "ics":
             _ics(entries, out, now)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from datetime import datetime
 
-from engine.commands.check import add_judging, options
-from engine.commands.common import add_output, opened, use_color
+from engine.commands import common
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.reporters import REPORTERS
 
@@ -18,32 +17,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", required=True, metavar="SVC", help="the service deployed")
     parser.add_argument("--version", metavar="V", help="the version deployed (its release plan)")
     parser.add_argument("--change", metavar="ID", help="the change request the deploy carries")
-    add_judging(parser, event=False)
-    add_output(parser, tuple(REPORTERS))
+    common.add_judging(parser, event=False)
+    common.add_output(parser, tuple(REPORTERS))
 
 
-def run(args: argparse.Namespace) -> int:
-    from engine.judging.gate import open_gate, target_names
+def run(args: argparse.Namespace, now: datetime) -> int:
+    from engine.judging.gate import DeployTarget, open_gate, target_names
     from engine.judging.judge import Judge
 
-    settings = replace(options(args), event="deploy")
-    with Judge(settings) as judge:
-        environment, service = target_names(judge.config, args.env, args.service)
-        judge.context = replace(
-            judge.context,
-            event="deploy",
-            environment=environment.value,
-            service=service.value,
-            version=args.version,
-        )
-        outcomes = open_gate(
-            judge,
-            environment=environment.value,
-            service=service.value,
-            version=args.version,
-            change=args.change,
-            notes=[n for n in (environment.unverified, service.unverified) if n],
-        )
-    with opened(args) as out:
-        REPORTERS[args.format](outcomes, out, color=use_color(args, out))
+    workspace = common.workspace(args)
+    environment, service = target_names(workspace.config, args.env, args.service)
+    deploy = DeployTarget(environment.value, service.value, args.version, args.change)
+    # gate is always a deploy: a context file's event is replaced
+    context = common.request_context(args, workspace).for_deploy(
+        deploy.environment, deploy.service, deploy.version
+    )
+    notes = [n for n in (environment.unverified, service.unverified) if n]
+    with Judge(workspace, context, now, common.judging(args)) as judge:
+        outcomes = open_gate(judge, deploy, notes)
+    with common.opened(args) as out:
+        REPORTERS[args.format](outcomes, out, color=common.use_color(args, out))
     return EXIT_OK if outcomes.verdict.extra["gate"]["allowed"] else EXIT_DENIED

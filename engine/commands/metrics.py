@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any, TextIO
 
-from engine.commands.audit import add_period, history
+from engine.commands import common
 from engine.commands.common import add_output, opened
 from engine.errors import EXIT_OK
 
@@ -14,14 +15,14 @@ HELP = "DORA metrics and governance KPIs per service and month, from documents a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_period(parser)
+    common.add_period(parser)
     add_output(parser, ("text", "json", "html"))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
     from engine.trail.metrics import compute
 
-    judge, trail, (since, until) = history(args)
+    judge, trail, (since, until) = common.history(args, now)
     with judge:
         result = compute(judge, trail, since=since, until=until)
         with opened(args) as out:

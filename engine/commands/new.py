@@ -6,13 +6,12 @@ import argparse
 import getpass
 import re
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from engine.commands.schema import resolve_kind
 from engine.documents.loader import load_text
-from engine.documents.model import KINDS, identify
+from engine.documents.model import KINDS, identify, resolve_kind
 from engine.errors import EXIT_OK, UsageError
 from engine.paths import display_path
 from engine.resources import bundled
@@ -49,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
     kind = resolve_kind(args.kind)
     name: str = args.name
     if not _NAME.match(name):
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     target = _target(args.output, workspace.root, kind, name)
     where = target or _target(None, workspace.root, kind, name)
     shown = display_path(where) if where else "-"
-    text = render(kind, name, workspace, args.now, shown)
+    text = render(kind, name, workspace, now, shown)
     if target is None:
         sys.stdout.write(text)
         return EXIT_OK

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
-from engine.documents.model import KINDS
+from engine.documents.model import KINDS, resolve_kind
 from engine.documents.schemas import SchemaSet
-from engine.errors import EXIT_OK, UsageError
-from engine.suggest import closest
+from engine.errors import EXIT_OK
 
 HELP = "print the JSON Schema of a kind (or of any document)"
 
@@ -18,17 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", nargs="?", metavar="KIND", help=", ".join(KINDS))
 
 
-def resolve_kind(text: str) -> str:
-    """A kind from what a person typed: ChangeRequest, changerequest or change-request."""
-    match = closest(text, KINDS)
-    folded = text.lower().replace("-", "").replace("_", "")
-    if match is not None and match.lower() == folded:
-        return match
-    hint = f": did you mean {match}?" if match else ""
-    raise UsageError(f"unknown kind {text!r}{hint} (kinds: {', '.join(KINDS)})")
-
-
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
+    del now
     kind = resolve_kind(args.kind) if args.kind else None
     json.dump(SchemaSet().bundle(kind), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from engine.cel import BACKENDS
-from engine.commands.common import add_output, opened, use_color
+from engine.commands.common import add_output, backend, opened, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.paths import display_path
 from engine.workspace.inventory import Workspace
@@ -38,13 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, ("text", "json"))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
+    del now  # every case pins its own
     from engine.policy import testing as policytest
 
     workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
     paths = args.paths or [workspace.root / "policies"]
-    backend = None if args.cel_backend in {None, "auto"} else args.cel_backend
-    result = policytest.run(paths, workspace.schemas, workspace.config, backend)
+    result = policytest.run(paths, workspace.schemas, workspace.config, backend(args))
     with opened(args) as out:
         if args.format == "json":
             _json(result, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 
 from engine.commands.common import add_output, opened, use_color
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, tuple(REPORTERS))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
     workspace = Workspace.open(repo=args.repo, config_file=args.config, paths=args.paths)
     # The whole repository is read, so that a name the given files share with another file
     # is found (the pre-commit hook passes only the files a commit touches); only the given
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     documents = [d for d in inventory.documents if not named or absolute(d.path) in named]
     verdict = Verdict.of(
         event="local",
-        at=args.now,
+        at=now,
         findings=[f for f in inventory.findings if not named or absolute(f.path) in named],
         documents=len(documents),
         rules=len(inventory_rules(documents)),

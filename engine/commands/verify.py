@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
-from engine.commands.common import add_output, opened
+from engine.commands import common
+from engine.commands.common import add_output, opened, plural
 from engine.errors import EXIT_DENIED, EXIT_OK, ChangegateError
 
 HELP = "replay the decision recorded on a commit and show that it gives the same verdict"
@@ -18,27 +20,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, ("text", "json"))
 
 
-def run(args: argparse.Namespace) -> int:
-    from engine.commands.record import locate, plural
+def run(args: argparse.Namespace, now: datetime) -> int:
+    del now  # a replay judges at the recorded instant
     from engine.time.instants import parse_instant
-    from engine.trail import notes as records
+    from engine.trail import notes, replay
+    from engine.trail.record import RecordError
 
-    repo, _ = locate(args.repo)
+    repo, _ = common.locate(args.repo)
     commit = repo.resolve(args.commit)
     differences: list[str] = []
     replayed = None
     try:
-        record = records.read(repo, commit, edited=False)  # an edited one is compared below
-    except records.RecordError as error:
+        record = notes.read(repo, commit, edited=False)  # an edited one is compared below
+    except RecordError as error:
         record, differences = None, [str(error)]
     if record is None and not differences:
         with opened(args) as out:
-            out.write(f"{commit[:12]} has no decision record under {records.NOTES_REF}\n")
+            out.write(f"{commit[:12]} has no decision record under {notes.NOTES_REF}\n")
         return EXIT_DENIED
     if record is not None:
         differences += _edited(record)
         try:
-            replayed = records.judge_commit(
+            replayed = replay.judge_commit(
                 repo,
                 commit,
                 root=record["root"],
@@ -88,7 +91,7 @@ _ABSENT: Final = object()
 
 def _edited(recorded: dict[str, Any]) -> list[str]:
     """Whether the record still matches its own digests, checked before anything is replayed."""
-    from engine.trail.notes import inputs_digest, record_digest
+    from engine.trail.record import inputs_digest, record_digest
 
     out: list[str] = []
     stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)
@@ -111,7 +114,7 @@ def _edited(recorded: dict[str, Any]) -> list[str]:
 def compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
     """What differs between a record and its replay, one sentence per field: every field but
     the engine block and the digests (those are checked against the record itself)."""
-    from engine.trail.notes import inputs_digest
+    from engine.trail.record import inputs_digest
 
     out: list[str] = []
     stored, own = recorded["inputs"].get("digest"), inputs_digest(recorded)

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from engine import rules
 from engine.documents.loader import LoadedFile
 from engine.documents.sourcemap import FieldPath, Position, SourceMap, format_field
+from engine.errors import UsageError
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
-from engine.suggest import did_you_mean
+from engine.suggest import closest, did_you_mean
 
 API_VERSION: Final = "changegate/v1"
 
@@ -28,12 +30,9 @@ KINDS: Final = {
     "PolicyTest": "policy-test.json",
 }
 
-ENVELOPE_RULE: Final = "schema/envelope"
-PARSE_RULE: Final = "yaml/parse"
-
-
-def schema_rule(kind: str) -> str:
-    return f"schema/{kind}"
+ENVELOPE_RULE: Final = rules.ENVELOPE
+PARSE_RULE: Final = rules.PARSE
+schema_rule = rules.schema
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -263,3 +262,13 @@ def duplicate_message(
         f"{document.kind} {document.name!r} {verb} at {where}:{line}{spelled}: names are unique "
         "per kind, whatever their case; rename one"
     )
+
+
+def resolve_kind(text: str) -> str:
+    """A kind from what a person typed: ChangeRequest, changerequest or change-request."""
+    match = closest(text, KINDS)
+    folded = text.lower().replace("-", "").replace("_", "")
+    if match is not None and match.lower() == folded:
+        return match
+    hint = f": did you mean {match}?" if match else ""
+    raise UsageError(f"unknown kind {text!r}{hint} (kinds: {', '.join(KINDS)})")

@@ -13,33 +13,28 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
+from engine.errors import EXIT_DENIED, ChangegateError
 from engine.time.instants import format_instant
 
 T = TypeVar("T")
 
 DEFAULT_API: Final = "https://api.github.com"
-MAX_FILES: Final = 3_000  # GitHub lists at most this many files of a pull request
-MAX_COMMITS: Final = 250  # ... and at most this many commits
 ATTEMPTS: Final = 4
 MAX_WAIT: Final = 120.0  # longest single wait for a rate limit, in seconds
 GITHUB_COMMITTERS: Final = frozenset({"web-flow", "github"})  # GitHub's own committer accounts
-MERGE_QUEUE: Final = re.compile(r"(?:^|/)gh-readonly-queue/.+/pr-(\d+)-[0-9a-f]{40}$")
-TEAM_PERMISSION: Final = (
-    "the token cannot read the team's members. GITHUB_TOKEN never can: give the action a "
-    "GitHub App token or a fine-grained token with the organization permission Members: read "
-    "(a classic token needs read:org) as github-token"
-)
 
 
-class GitHubError(Exception):
-    """A GitHub API failure, said so that a person can act on it."""
+class GitHubError(ChangegateError):
+    """A GitHub API failure, said so that a person can act on it. GitHub could not be asked,
+    so nothing can be decided: it denies."""
+
+    exit_code = EXIT_DENIED
+    title = "changegate could not decide"
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -381,205 +376,3 @@ def _describe(what: str, error: Any) -> str:
         422: "GitHub rejected the request",
     }.get(status, "GitHub failed; re-run the job")
     return f"{what}: GitHub answered {status}{f' ({message})' if message else ''}: {hint}"
-
-
-# --- the request context ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """What the workflow run is about, read from the event payload."""
-
-    name: str  # GITHUB_EVENT_NAME
-    pull_request: int | None = None
-    head_sha: str | None = None
-    base_sha: str | None = None
-    base_ref: str | None = None
-    environment: str | None = None  # a deployment's
-    deploy_payload: dict[str, Any] = field(default_factory=dict)
-    pushed_at: datetime | None = None  # a push's, by GitHub's clock (not the committer's)
-
-
-class EventError(ValueError):
-    """An event payload without what changegate needs from it."""
-
-
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-
-def _pushed_at(payload: Any) -> datetime | None:
-    """repository.pushed_at of a push event: epoch seconds in push payloads (an ISO time in
-    the REST API's repository objects); None when absent or unreadable."""
-    value = (payload.get("repository") or {}).get("pushed_at")
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
-
-
-def _field(payload: Any, *keys: str) -> Any:
-    value = payload
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            raise EventError(f"the event payload has no {'.'.join(keys)}")
-        value = value[key]
-    return value
-
-
-def _sha(payload: Any, *keys: str) -> str:
-    value = _field(payload, *keys)
-    if not isinstance(value, str) or not _SHA.fullmatch(value):
-        raise EventError(f"the event payload's {'.'.join(keys)} is not a commit SHA")
-    return value
-
-
-def _text(payload: Any, *keys: str) -> str:
-    value = _field(payload, *keys)
-    if not isinstance(value, str):
-        raise EventError(f"the event payload's {'.'.join(keys)} is not text")
-    return value
-
-
-def read_event(name: str, payload: Any, sha: str | None) -> Event:
-    """The facts changegate needs from an event payload (``sha``: GITHUB_SHA). Raises
-    EventError, naming the field, when the payload lacks one."""
-    if name in {"pull_request", "pull_request_review"}:
-        number = _field(payload, "pull_request", "number")
-        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-            raise EventError("the event payload's pull_request.number is not a number")
-        return Event(
-            name,
-            pull_request=number,
-            head_sha=_sha(payload, "pull_request", "head", "sha"),
-            base_sha=_sha(payload, "pull_request", "base", "sha"),
-            base_ref=_text(payload, "pull_request", "base", "ref"),
-        )
-    if name == "merge_group":
-        found = MERGE_QUEUE.search(_text(payload, "merge_group", "head_ref"))
-        return Event(
-            name,
-            pull_request=int(found.group(1)) if found else None,
-            head_sha=_sha(payload, "merge_group", "head_sha"),
-            base_sha=_sha(payload, "merge_group", "base_sha"),
-            base_ref=_text(payload, "merge_group", "base_ref").removeprefix("refs/heads/"),
-        )
-    if name == "push":
-        return Event(
-            name,
-            head_sha=_sha(payload, "after"),
-            base_sha=payload.get("before"),
-            pushed_at=_pushed_at(payload),
-        )
-    if name in {"deployment", "deployment_status"}:
-        extra = _field(payload, "deployment", "payload")
-        return Event(
-            name,
-            head_sha=_sha(payload, "deployment", "sha"),
-            environment=_text(payload, "deployment", "environment"),
-            deploy_payload=extra if isinstance(extra, dict) else {},
-        )
-    return Event(name, head_sha=sha)
-
-
-def team_snapshot(
-    client: Client, teams: Iterable[str]
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Members of each team, and for teams that cannot be read why (their members then hold no
-    role: fail closed)."""
-    members: dict[str, list[str]] = {}
-    errors: dict[str, str] = {}
-    for team in sorted(set(teams)):
-        try:
-            members[team] = client.team_members(team)
-        except GitHubError as error:
-            if error.status in {403, 404}:
-                errors[team] = f"{error.status}: {TEAM_PERMISSION}"
-            else:
-                errors[team] = str(error)
-    return members, errors
-
-
-def pull_request_context(
-    client: Client,
-    number: int,
-    *,
-    event: str,
-    actor: str | None,
-    teams: Iterable[str],
-    head_sha: str | None = None,
-    base_sha: str | None = None,
-) -> dict[str, Any]:
-    """SPEC §5's context for a pull request (or a merge queue group, whose head and base are
-    the group's): the pull request, its files, committers, reviews, teams and checks."""
-    pr = client.pull(number)
-    files, listed = client.pull_files(number)
-    committers, commit_count = client.pull_committers(number)
-    head = head_sha or pr["headSha"]
-    pull_request: dict[str, Any] = {
-        "number": number,
-        "title": pr["title"],
-        "url": pr["url"],
-        "author": pr["author"],
-        "headSha": head,
-        "baseSha": base_sha or pr["baseSha"],
-        "baseRef": pr["baseRef"],
-        "createdAt": pr["createdAt"],
-        "changedFiles": files,
-        "committers": committers,
-        "labels": pr["labels"],
-    }
-    # GitHub lists 3,000 files and 250 commits at most; past that, say so rather than guess.
-    if pr["changedFileCount"] > listed or listed >= MAX_FILES:
-        pull_request["changedFilesIncomplete"] = True
-    if pr["commitCount"] > commit_count or commit_count >= MAX_COMMITS:
-        pull_request["committersIncomplete"] = True
-    context: dict[str, Any] = {"event": event, "pullRequest": pull_request}
-    if actor:
-        context["actor"] = actor
-    context["reviews"] = client.reviews(number)
-    context.update(_teams_and_checks(client, teams, head))
-    return context
-
-
-def deploy_context(
-    client: Client,
-    sha: str,
-    *,
-    actor: str | None,
-    environment: str,
-    service: str | None,
-    version: str | None,
-    teams: Iterable[str],
-    pull_request: int | None,
-) -> dict[str, Any]:
-    """SPEC §5's context for a deploy of ``sha``: who deploys, and the pull request that last
-    changed the deploy's change request (its reviews are the change's approvals)."""
-    context: dict[str, Any] = {"event": "deploy", "environment": environment}
-    if actor:
-        context["actor"] = actor
-    if service:
-        context["service"] = service
-    if version:
-        context["version"] = version
-    if pull_request is not None:
-        # Its reviews count if the documents it changed are the same in the deployed commit
-        # as where they were reviewed: the deployed commit stands in for the head.
-        found = pull_request_context(
-            client, pull_request, event="deploy", actor=actor, teams=teams, head_sha=sha
-        )
-        found.update(context)
-        return found
-    context.update(_teams_and_checks(client, teams, sha))
-    return context
-
-
-def _teams_and_checks(client: Client, teams: Iterable[str], sha: str) -> dict[str, Any]:
-    members, errors = team_snapshot(client, teams)
-    out: dict[str, Any] = {"teams": members, "checks": client.checks(sha)}
-    if errors:
-        out["teamErrors"] = errors
-    return out

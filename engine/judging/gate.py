@@ -19,40 +19,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
+from engine import rules
 from engine.documents.config import Config
+from engine.documents.fields import ChangeRequestFields, ReleasePlanFields
 from engine.documents.model import Document
 from engine.findings import Finding, Outcome, Severity
 from engine.judging.judge import Judge, Outcomes
 from engine.request.names import Name, same_environment
 from engine.request.names import environment as environment_name
 from engine.request.names import service as service_name
+from engine.time import schedules
 from engine.time.calendar import Calendar, missing_approvals
 from engine.time.instants import format_instant
 from engine.time.windows import Occurrence, Target, WindowError
 
-FROZEN: Final = "gate/frozen"
-OUTSIDE_WINDOW: Final = "gate/outside-change-window"
-NO_RELEASE: Final = "gate/release-plan"
-CHANGE: Final = "gate/change-request"
-WINDOWS_UNREADABLE: Final = "gate/unreadable-window"
-PROTECTED: Final = "gate/protected-environment"
 ACTIVE: Final = frozenset({"planned", "in-progress"})
-
-GATE_RULES: Final = {
-    FROZEN: "No freeze that applies to the target blocks the deploy at this instant.",
-    OUTSIDE_WINDOW: "Where change windows apply, the deploy happens inside one.",
-    NO_RELEASE: "The release plan of the deployed version exists.",
-    CHANGE: "The change request named or found for the deploy is scheduled now.",
-    WINDOWS_UNREADABLE: "Every freeze and change window can be read.",
-    PROTECTED: "A deploy to a protected environment has the reason its `requires` asks for: "
-    "an approved change request scheduled now, or a release plan that passes.",
-}
 
 # environments[].requires: what a deploy must carry (SPEC §8: protected environments need an
 # approved change request or a passing release plan; this lets a team say which).
 REQUIREMENTS: Final = ("change-or-release", "change", "release", "change-and-release", "none")
+
+
+class DeployTarget(NamedTuple):
+    """What a deploy asks for: a service to an environment (names resolved by
+    :func:`target_names`), and the version and change request it carries, if any."""
+
+    environment: str
+    service: str
+    version: str | None = None
+    change: str | None = None
 
 
 @dataclass
@@ -94,37 +91,28 @@ def requirement(config: Config, environment: str) -> str:
 
 def _covers(judge: Judge, document: Document, moment: datetime) -> bool:
     """Whether the change's schedule covers ``moment``."""
-    schedule = document.spec.get("schedule", {})
-    try:
-        start = judge.library.fn_schedule_start(schedule)
-        end = judge.library.fn_schedule_end(schedule)
-    except (KeyError, ValueError, OverflowError):
-        return False
-    return start <= moment < end
+    schedule = ChangeRequestFields(document.spec).schedule
+    return schedules.covers(schedule, judge.config.timezone, moment)
 
 
 def _targets(document: Document, environment: str, service: str) -> bool:
-    spec = document.spec
-    return same_environment(str(spec.get("environment", "")), environment) and service in spec.get(
-        "services", ()
-    )
+    change = ChangeRequestFields(document.spec)
+    return same_environment(change.environment, environment) and service in change.services
 
 
-def scheduled_changes(judge: Judge, environment: str, service: str) -> list[Document]:
-    """The planned or running change requests for the service and environment whose schedule
-    covers now."""
+def scheduled_changes(
+    documents: Sequence[Document], config: Config, now: datetime, deploy: DeployTarget
+) -> list[Document]:
+    """The planned or running change requests for the deploy's service and environment whose
+    schedule covers now."""
     return [
         d
-        for d in judge.inventory.valid
+        for d in documents
         if d.kind == "ChangeRequest"
-        and _targets(d, environment, service)
-        and d.spec.get("status", "planned") in ACTIVE
-        and _covers(judge, d, judge.now)
+        and _targets(d, deploy.environment, deploy.service)
+        and ChangeRequestFields(d.spec).status in ACTIVE
+        and schedules.covers(ChangeRequestFields(d.spec).schedule, config.timezone, now)
     ]
-
-
-def _release_services(spec: dict[str, Any]) -> tuple[str, ...]:
-    return (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
 
 
 class _Run:
@@ -144,7 +132,7 @@ class _Run:
             self.findings.append(document.finding(rule, message, **where))
             return
         config = self.judge.config.document
-        if config is not None and rule == PROTECTED:
+        if config is not None and rule == rules.PROTECTED:
             self.findings.append(config.finding(rule, message, field=("spec", "environments")))
             return
         self.findings.append(
@@ -165,7 +153,7 @@ class _Run:
         for document in inventory.documents:
             if document.kind in {"FreezeWindow", "ChangeWindow"} and id(document) not in valid:
                 self.close(
-                    WINDOWS_UNREADABLE,
+                    rules.WINDOWS_UNREADABLE,
                     f"{document.kind} {document.name or '?'} is invalid, so changegate cannot "
                     "tell whether it applies: fix it (changegate validate)",
                     document,
@@ -179,12 +167,12 @@ class _Run:
             d
             for d in self.judge.inventory.valid
             if d.kind == "ReleasePlan"
-            and str(d.spec.get("version")) == gate.version
-            and gate.service in _release_services(d.spec)
+            and ReleasePlanFields(d.spec).version == gate.version
+            and gate.service in ReleasePlanFields(d.spec).services
         ]
         if not plans:
             self.close(
-                NO_RELEASE,
+                rules.NO_RELEASE,
                 f"no release plan for {gate.service} {gate.version} in the repository: add one "
                 f"(changegate new ReleasePlan {gate.service}-v{gate.version})",
             )
@@ -193,7 +181,8 @@ class _Run:
     def changes(self) -> list[Document]:
         gate, judge = self.gate, self.judge
         if gate.change is None:
-            found = scheduled_changes(judge, gate.environment, gate.service)
+            deploy = DeployTarget(gate.environment, gate.service, gate.version, gate.change)
+            found = scheduled_changes(judge.inventory.valid, judge.config, judge.now, deploy)
             if found:
                 gate.reasons.append(
                     "change requests scheduled now for this target: "
@@ -208,13 +197,14 @@ class _Run:
         ]
         if not found:
             self.close(
-                CHANGE, f"change request {gate.change} is not in the repository (or is invalid)"
+                rules.CHANGE,
+                f"change request {gate.change} is not in the repository (or is invalid)",
             )
         for document in found:
             spec = document.spec
             if not _targets(document, gate.environment, gate.service):
                 self.close(
-                    CHANGE,
+                    rules.CHANGE,
                     f"{document.name} changes {', '.join(spec.get('services', ()))} in "
                     f"{spec.get('environment')}, not {gate.service} in {gate.environment}",
                     document,
@@ -222,7 +212,7 @@ class _Run:
                 )
             elif not _covers(judge, document, judge.now):
                 self.close(
-                    CHANGE,
+                    rules.CHANGE,
                     f"{document.name} is scheduled from {spec['schedule']['start']}, not now "
                     f"({format_instant(judge.now)}): deploy within its schedule or reschedule it",
                     document,
@@ -246,7 +236,7 @@ class _Run:
                     )
                     continue
                 self.close(
-                    FROZEN,
+                    rules.FROZEN,
                     f"frozen by hard freeze {window.name}"
                     + (f" ({window.reason})" if window.reason else "")
                     + f" until {until}: only an approved emergency change may deploy now",
@@ -269,7 +259,7 @@ class _Run:
                 continue
             roles = ", ".join(str(r["role"]) for r in window.exceptions) or "its exception roles"
             self.close(
-                FROZEN,
+                rules.FROZEN,
                 f"frozen by soft freeze {window.name}"
                 + (f" ({window.reason})" if window.reason else "")
                 + f" until {until}: a change request scheduled now with spec.freezeException "
@@ -288,12 +278,29 @@ class _Run:
         following = calendar.next_window(self.judge.now, target)
         names = ", ".join(sorted(w.name for w in allowed))
         self.close(
-            OUTSIDE_WINDOW,
+            rules.OUTSIDE_WINDOW,
             f"{self.gate.service} in {self.gate.environment} may change only inside {names}, and "
             "none is open now" + (f"; the next opens {following.describe()}" if following else ""),
             allowed[0].document,
             field=("metadata", "name"),
         )
+
+    def windows(self, approved: list[Document], target: Target) -> list[Occurrence]:
+        """Close for the freezes and change windows of now; the freezes that apply. A window
+        that cannot be evaluated at this instant closes the gate too."""
+        calendar: Calendar = self.judge.library.calendar
+        now = self.judge.now
+        try:
+            freezes, open_now = calendar.active(now, target)
+            self.freezes(freezes, approved, target)
+            self.change_windows(open_now, approved, target)
+        except WindowError as error:
+            self.close(
+                rules.WINDOWS_UNREADABLE,
+                f"a window cannot be evaluated at {format_instant(now)}: {error}",
+            )
+            return []
+        return freezes
 
     def protected(self, approved: list[Document], passing_plans: list[Document]) -> None:
         gate = self.gate
@@ -320,7 +327,7 @@ class _Run:
             "change-and-release": f"{change} and {release}",
         }[needs]
         self.close(
-            PROTECTED,
+            rules.PROTECTED,
             f"{gate.environment} is a protected environment (requires: {needs}): a deploy needs "
             f"{wanted}",
         )
@@ -340,20 +347,12 @@ def _until(occurrence: Occurrence, reopens: datetime | None) -> str:
     return until
 
 
-def open_gate(
-    judge: Judge,
-    *,
-    environment: str,
-    service: str,
-    version: str | None,
-    change: str | None,
-    notes: Sequence[str] = (),
-) -> Outcomes:
+def open_gate(judge: Judge, deploy: DeployTarget, notes: Sequence[str] = ()) -> Outcomes:
     """Judge the deploy; the verdict carries ``{"gate": {...}}`` and says allow or deny.
-    ``environment`` and ``service`` are resolved names (:func:`target_names`); ``notes`` say
-    what about them could not be verified."""
+    ``deploy`` names what the judge's (deploy) context asks for; ``notes`` say what about its
+    names could not be verified."""
     now = judge.now
-    run = _Run(judge, Gate(environment, service, version, change))
+    run = _Run(judge, Gate(*deploy))
     gate = run.gate
     run.unreadable_windows()
     plans = run.plans()
@@ -366,22 +365,15 @@ def open_gate(
             gate.reasons.append(f"{finding.kind} {finding.name}: {finding.message}")
     approved = [d for d in changes if (d.kind, d.name) not in denied and _covers(judge, d, now)]
     passing_plans = [d for d in plans if (d.kind, d.name) not in denied]
-    change_type = changes[0].spec.get("type") if len(changes) == 1 else None
-    target = Target(environment, (service,), change_type)
-    calendar: Calendar = judge.library.calendar
-    try:
-        freezes, open_now = calendar.active(now, target)
-        run.freezes(freezes, approved, target)
-        run.change_windows(open_now, approved, target)
-    except WindowError as error:
-        freezes = []
-        run.close(
-            WINDOWS_UNREADABLE, f"a window cannot be evaluated at {format_instant(now)}: {error}"
-        )
+    change_type = ChangeRequestFields(changes[0].spec).type if len(changes) == 1 else None
+    target = Target(deploy.environment, (deploy.service,), change_type)
+    freezes = run.windows(approved, target)
     run.protected(approved, passing_plans)
     if gate.allowed:
         if not freezes:
-            gate.reasons.append(f"no freeze applies to {service} in {environment} now")
+            gate.reasons.append(
+                f"no freeze applies to {deploy.service} in {deploy.environment} now"
+            )
         if passing_plans:
             gate.reasons.append(f"release {passing_plans[0].name} passes its deploy checks")
         if approved:
@@ -389,22 +381,27 @@ def open_gate(
                 "approved and scheduled now: " + ", ".join(d.name or "?" for d in approved)
             )
     gate.reasons.extend(notes)
-    matching_freezes, allowed_windows = calendar.matching(target)
+    return _outcomes(judge, judged, run, target)
+
+
+def _outcomes(judge: Judge, judged: Outcomes, run: _Run, target: Target) -> Outcomes:
+    """The judged documents' verdict with the gate's own findings and its ``gate`` object."""
+    matching_freezes, allowed_windows = judge.library.calendar.matching(target)
     verdict = judged.verdict
     merged = type(verdict).of(
         event="deploy",
-        at=now,
+        at=judge.now,
         findings=[*verdict.findings, *run.findings],
         documents=verdict.documents + len(matching_freezes) + len(allowed_windows),
         rules=verdict.rules + len({f.rule for f in run.findings}),
         backend=verdict.backend,
-        extra={"gate": gate.as_json()},
+        extra={"gate": run.gate.as_json()},
         files=verdict.files,
     )
     return Outcomes(
         merged,
         judged.evaluations,
-        {**judged.rule_docs, **GATE_RULES},
+        {**judged.rule_docs, **rules.GATE},
         targets=judged.targets,
         approvals=judged.approvals,
         sources=judged.sources,

@@ -17,30 +17,40 @@ import os
 import pickle
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from engine.documents.model import Document, duplicate_message, schema_rule
 from engine.documents.sourcemap import Position, SourceMap
-from engine.errors import ChangegateError
 from engine.findings import Evaluation, Finding
-from engine.judging.judge import PARALLEL_FROM
 from engine.paths import display_path
-from engine.workspace.inventory import inventory_rules
-
-if TYPE_CHECKING:
-    from engine.judging.judge import Judge
+from engine.policy.evaluation import Evaluator
+from engine.workspace.inventory import Workspace, inventory_rules
 
 MAX_WORKERS: Final = 4
+PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
 
 
-class WorkerError(ChangegateError):
-    """A worker process failed; the message carries its traceback."""
+class WorkerError(Exception):
+    """A worker process failed: a bug, not the user's mistake; it carries the traceback."""
 
-    exit_code = 3
+
+@dataclass(frozen=True)
+class Plan:
+    """What the workers need of a run, as values: the workspace to load from, which paths
+    are judged, and how to build an evaluator over a set of documents."""
+
+    workspace: Workspace
+    is_target: Callable[[Path], bool]
+    evaluator: Callable[[Sequence[Document]], Evaluator]
+
+
+# for a document of a worker: (its path and index), where the other of its name is (path,
+# line, name), and whether it is the first of them
+_Duplicate = tuple[tuple[str, int], str, int, str, bool]
 
 
 @dataclass(frozen=True)
@@ -64,16 +74,18 @@ class Judged:
     backend: str
 
 
-def workers(judge: Judge, files: int) -> int:
+def pays(jobs: int | None, files: int) -> bool:
+    """Whether several processes may pay off: asked for, or thousands of files, on Linux."""
+    return sys.platform == "linux" and (jobs not in {None, 1} or files >= PARALLEL_FROM)
+
+
+def workers(jobs: int | None, files: int) -> int:
     """How many processes to use for ``files`` files (1: judge in this process)."""
-    requested = judge.options.jobs
-    if requested == 1 or sys.platform != "linux" or judge.changed_paths is not None:
-        return 1
-    if any(p.uses("docs") for p in judge.sources.policies):
+    if jobs == 1 or sys.platform != "linux":
         return 1
     cores = len(os.sched_getaffinity(0))
-    if requested is not None:
-        return max(1, min(requested, files))
+    if jobs is not None:
+        return max(1, min(jobs, files))
     if files < PARALLEL_FROM or cores < 2:
         return 1
     return min(cores, MAX_WORKERS)
@@ -120,15 +132,10 @@ def _documents(blob: bytes) -> list[Document]:
     ]
 
 
-def _work(judge: Judge, files: list[Path], connection: Connection) -> None:
+def _work(plan: Plan, files: list[Path], connection: Connection) -> None:
     """A worker: load and validate its share, exchange the index, judge its targets."""
-    from engine.judging.judge import evaluator_for
-
     try:
-        workspace = judge.workspace
-        documents, valid, findings = workspace.load_files(files)
-        targets_of = judge.is_target_path
-        shared = _shared(valid)
+        documents, valid, findings = plan.workspace.load_files(files)
         connection.send(
             Loaded(
                 names=[
@@ -141,48 +148,48 @@ def _work(judge: Judge, files: list[Path], connection: Connection) -> None:
                 rules=inventory_rules(documents),
             )
         )
-        connection.send_bytes(shared)  # after the message: a failure above arrives instead
-        duplicates = connection.recv()
+        connection.send_bytes(_shared(valid))  # after the message: a failure arrives instead
+        duplicates: list[_Duplicate] = connection.recv()
         foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
-        own: dict[tuple[str, int], Document] = {(str(d.path), d.index): d for d in documents}
-        duplicate_findings = []
-        for key, other_path, line, other, first in duplicates:
-            document = own[key]
-            where = display_path(Path(other_path))
-            duplicate_findings.append(
-                document.finding(
-                    schema_rule(document.kind),
-                    duplicate_message(document, where, line, other, first=first),
-                    field=("metadata", "name"),
-                )
-            )
-        doubled = {key for key, *_ in duplicates}
-        valid = [d for d in valid if (str(d.path), d.index) not in doubled]
-        targets = [d for d in valid if targets_of(d.path)]
-        evaluator = evaluator_for(
-            policies=judge.sources.policies,
-            config=judge.config,
-            documents=[*valid, *foreign],
-            context=judge.context,
-            approvals=judge.approvals,
-            now=judge.now,
-            backend=judge.options.backend,
-            old_object=judge.old_object,
-        )
-        found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
-        connection.send(
-            Judged(
-                findings=[*duplicate_findings, *found],
-                evaluations=evaluations,
-                judged=sum(1 for d in documents if targets_of(d.path)),
-                labels={(d.kind, d.name): d.labels for d in targets},
-                backend=evaluator.backend.name,
-            )
-        )
+        connection.send(_judge_share(plan, documents, valid, foreign, duplicates))
     except BaseException:
         connection.send(WorkerError(f"a worker failed:\n{traceback.format_exc()}"))
     finally:
         connection.close()
+
+
+def _judge_share(
+    plan: Plan,
+    documents: list[Document],
+    valid: list[Document],
+    foreign: list[Document],
+    duplicates: list[_Duplicate],
+) -> Judged:
+    """Judge a share's valid targets with the CEL functions seeing every share's index."""
+    own: dict[tuple[str, int], Document] = {(str(d.path), d.index): d for d in documents}
+    duplicate_findings = []
+    for key, other_path, line, other, first in duplicates:
+        document = own[key]
+        where = display_path(Path(other_path))
+        duplicate_findings.append(
+            document.finding(
+                schema_rule(document.kind),
+                duplicate_message(document, where, line, other, first=first),
+                field=("metadata", "name"),
+            )
+        )
+    doubled = {key for key, *_ in duplicates}
+    valid = [d for d in valid if (str(d.path), d.index) not in doubled]
+    targets = [d for d in valid if plan.is_target(d.path)]
+    evaluator = plan.evaluator([*valid, *foreign])
+    found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
+    return Judged(
+        findings=[*duplicate_findings, *found],
+        evaluations=evaluations,
+        judged=sum(1 for d in documents if plan.is_target(d.path)),
+        labels={(d.kind, d.name): d.labels for d in targets},
+        backend=evaluator.backend.name,
+    )
 
 
 def _receive_bytes(connection: Connection) -> bytes:
@@ -216,11 +223,6 @@ class Shares:
     backend: str
 
 
-# for a document of a worker: (its path and index), where the other of its name is (path,
-# line, name), and whether it is the first of them
-_Duplicate = tuple[tuple[str, int], str, int, str, bool]
-
-
 def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
     """Per worker, its documents whose kind and name (whatever the case) another has."""
     groups: dict[tuple[str, str], list[tuple[int, str, str, int, int]]] = {}
@@ -237,14 +239,14 @@ def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
     return duplicates
 
 
-def judge_in_parallel(judge: Judge, files: Sequence[Path], count: int) -> Shares:
+def judge_in_parallel(plan: Plan, files: Sequence[Path], count: int) -> Shares:
     context = multiprocessing.get_context("fork")
     shares = split(files, count)
     channels = []
     processes = []
     for share in shares:
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_work, args=(judge, share, child_end), daemon=True)
+        process = context.Process(target=_work, args=(plan, share, child_end), daemon=True)
         process.start()
         child_end.close()
         channels.append(parent_end)

@@ -13,15 +13,31 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from engine import cel, rules
 from engine.cel import Backend, EvalError
+from engine.documents.config import Config
 from engine.documents.model import Document
 from engine.documents.sourcemap import FieldPath
 from engine.findings import Evaluation, Finding, Outcome, Severity
-from engine.policy.sources import DEFAULT_OPERATIONS, CompiledPolicy, Rule
+from engine.policy.library import Library
+from engine.policy.sources import DEFAULT_OPERATIONS, CompiledPolicy, Policy, Rule, compile_policies
+from engine.request.approvals import ApprovalSet
+from engine.request.context import RequestContext
 from engine.time.instants import format_instant
 
-UNMATCHED_RULE: Final = "changegate/unmatched"
 _READS_VARIABLES: Final = re.compile(r"\bvariables\b")
+
+# The CEL variables every policy sees (SPEC §4).
+CEL_VARIABLES: Final = {
+    "object": cel.CelType.DYN,  # null for a document the pull request deletes
+    "oldObject": cel.CelType.DYN,
+    "docs": cel.CelType.MAP,
+    "request": cel.CelType.MAP,
+    "approvals": cel.CelType.LIST,
+    "checks": cel.CelType.MAP,
+    "config": cel.CelType.MAP,
+    "variables": cel.CelType.MAP,
+}
 
 
 def plain(value: Any) -> Any:
@@ -103,7 +119,7 @@ class Evaluator:
             if not judged and changed(document):
                 findings.append(
                     document.finding(
-                        UNMATCHED_RULE,
+                        rules.UNMATCHED,
                         f"no policy rule judged this {document.kind} on a {self.event} event: "
                         f"add a policy matching kind {document.kind}, or this change is not "
                         "governed",
@@ -282,3 +298,52 @@ def _not_boolean(what: str, value: Any) -> str:
     if isinstance(value, EvalError):
         return f"{what}: {value.message}"
     return f"{what} gave {type(value).__name__} {value!r}, not true or false"
+
+
+def evaluator_for(
+    *,
+    policies: Sequence[Policy],
+    config: Config,
+    documents: Sequence[Document],
+    context: RequestContext,
+    approvals: ApprovalSet,
+    now: datetime,
+    backend: str | None,
+    changed: frozenset[tuple[str, str]] | None = None,
+    old_object: Callable[[Document], Any] = lambda document: None,
+    operation: Callable[[Document], str] | None = None,
+    library: Library | None = None,
+) -> Evaluator:
+    """An evaluator over these documents: the CEL functions see exactly them."""
+    if library is None:
+        library = Library(
+            now=now,
+            config=config,
+            documents=documents,
+            context=context,
+            approvals=approvals,
+            changed=changed,
+        )
+    runtime = cel.create(backend, CEL_VARIABLES, library.functions())
+
+    def docs() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for document in documents:
+            out.setdefault(document.kind, {})[document.name or ""] = document.body
+        return out
+
+    constants = Constants(
+        request=context.request(now),
+        approvals=[a.as_cel() for a in approvals.approvals],
+        checks=dict(context.checks),
+        config=config.spec,
+    )
+    return Evaluator(
+        compile_policies(policies, runtime),
+        runtime,
+        constants,
+        now=now,
+        docs=docs,
+        old_object=old_object,
+        operation=operation,
+    )

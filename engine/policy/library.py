@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,20 +13,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from engine.cel import CelType, Function
+from engine.cel import Function
 from engine.documents import semver
 from engine.documents.config import Config
+from engine.documents.fields import INACTIVE, ReleasePlanFields
 from engine.documents.model import Document
 from engine.globs import match_any
+from engine.policy.functions import DECLARATIONS
 from engine.request.approvals import ApprovalSet
 from engine.request.context import RequestContext
+from engine.time import schedules
 from engine.time.calendar import Calendar
-from engine.time.durations import LeadTime, parse_duration, parse_lead_time
+from engine.time.durations import LeadTime, parse_lead_time
 from engine.time.instants import parse_datetime
 from engine.time.windows import Target
 from engine.time.zones import zone
-
-T = CelType
 
 
 class Interval(NamedTuple):
@@ -93,7 +95,7 @@ class Library:
                 version = semver.Version.parse(str(spec.get("version")))
             except ValueError:
                 continue
-            index[_release_service(spec)].append((version, str(spec["version"])))
+            index[ReleasePlanFields(spec).service_key].append((version, str(spec["version"])))
         for versions in index.values():
             versions.sort(key=lambda v: v[0].sort_key, reverse=True)
         return index
@@ -104,7 +106,7 @@ class Library:
         index: dict[tuple[str, str], list[Interval]] = defaultdict(list)
         for document in self.documents:
             spec = document.spec
-            if document.kind != "ChangeRequest" or spec.get("status") in _INACTIVE:
+            if document.kind != "ChangeRequest" or spec.get("status") in INACTIVE:
                 continue
             try:
                 start, end = self._schedule(spec)
@@ -122,17 +124,8 @@ class Library:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _zone_of(self, holder: dict[str, Any]) -> str:
-        return str(holder.get("timezone") or self.config.timezone)
-
     def _schedule(self, spec: dict[str, Any]) -> tuple[datetime, datetime]:
-        schedule = spec["schedule"]
-        zone_name = self._zone_of(schedule)
-        start = parse_datetime(schedule["start"], zone_name)
-        if "end" in schedule:
-            return start, parse_datetime(schedule["end"], zone_name)
-        # elapsed time: added in UTC, so a clock change does not stretch it
-        return start, start + _duration(schedule["duration"])
+        return schedules.interval(spec["schedule"], self.config.timezone)
 
     def _business_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._holidays
@@ -150,10 +143,10 @@ class Library:
         return parse_datetime(text, self.config.timezone)
 
     def fn_schedule_start(self, schedule: dict[str, Any]) -> datetime:
-        return self._schedule({"schedule": schedule})[0]
+        return schedules.interval(schedule, self.config.timezone)[0]
 
     def fn_schedule_end(self, schedule: dict[str, Any]) -> datetime:
-        return self._schedule({"schedule": schedule})[1]
+        return schedules.interval(schedule, self.config.timezone)[1]
 
     def fn_submitted_at(self, requestor: dict[str, Any]) -> datetime:
         pr = self.context.pull_request
@@ -177,7 +170,7 @@ class Library:
         review = self.config.change_type(change_type).get("postReview")
         if review is None:
             raise ValueError(f"{change_type} changes have no postReview in changegate.yaml")
-        return start + _duration(review["within"])
+        return start + schedules.duration(review["within"])
 
     def fn_requires_lead_time(self, change_type: str) -> bool:
         lead = _lead_time(self.config.change_type(change_type).get("leadTime", "0s"))
@@ -234,7 +227,7 @@ class Library:
             return ""
         spec = document.spec
         current = semver.Version.parse(str(spec["version"]))
-        for version, text in self._released_by_service.get(_release_service(spec), ()):
+        for version, text in self._released_by_service.get(ReleasePlanFields(spec).service_key, ()):
             if version.compare(current) < 0:
                 return text  # newest first: the first older one is the highest
         return ""
@@ -251,7 +244,7 @@ class Library:
 
     def fn_overlapping_changes(self, name: str) -> list[str]:
         document = self._by_name.get(("ChangeRequest", name))
-        if document is None or document.spec.get("status") in _INACTIVE:
+        if document is None or document.spec.get("status") in INACTIVE:
             return []
         spec = document.spec
         start, end = self._schedule(spec)
@@ -266,7 +259,7 @@ class Library:
     def fn_freeze_conflicts(self, name: str) -> list[str]:
         """Why the change request of that name may not happen when it is scheduled."""
         document = self._by_name.get(("ChangeRequest", name))
-        if document is None or document.spec.get("status") in _INACTIVE:
+        if document is None or document.spec.get("status") in INACTIVE:
             return []
         spec = document.spec
         start, end = self._schedule(spec)
@@ -287,11 +280,9 @@ class Library:
             return []
         spec = document.spec
         window = spec["window"]
-        zone_name = self._zone_of(window)
-        start = parse_datetime(window["start"], zone_name)
-        end = parse_datetime(window["end"], zone_name)
-        services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
-        target = Target(spec.get("environment", "production"), services, None)
+        plan = ReleasePlanFields(spec)
+        start, end = schedules.interval(window, self.config.timezone)
+        target = Target(plan.environment, plan.services, None)
         conflicts = self.calendar.conflicts(start, end, target, passes=set())
         return [c.message for c in conflicts]
 
@@ -338,156 +329,18 @@ class Library:
         return max((int(i) for i in items), default=0)
 
     def functions(self) -> list[Function]:
-        """The CEL declarations, with their documentation (shown by docs/policies.md)."""
+        """The CEL declarations (``DECLARATIONS``) bound to this run's implementations."""
         return [
-            Function("now", (), T.TIMESTAMP, self.fn_now, "The instant being judged (--at)."),
-            Function(
-                "instant", (T.STRING,), T.TIMESTAMP, self.fn_instant,
-                "A date or date-time string as an instant; without offset it is read in the "
-                "config's time zone.",
-            ),
-            Function(
-                "scheduleStart", (T.MAP,), T.TIMESTAMP, self.fn_schedule_start,
-                "When a schedule (a change request's spec.schedule) starts, in its zone.",
-            ),
-            Function(
-                "scheduleEnd", (T.MAP,), T.TIMESTAMP, self.fn_schedule_end,
-                "When a schedule ends: its end, or its start plus the elapsed duration.",
-            ),
-            Function(
-                "submittedAt", (T.MAP,), T.TIMESTAMP, self.fn_submitted_at,
-                "When a change was submitted, given its spec.requestor: the pull request's "
-                "creation, else the requestor's date, else now().",
-            ),
-            Function(
-                "earliestStart", (T.STRING, T.TIMESTAMP), T.TIMESTAMP, self.fn_earliest_start,
-                "The submission time plus the change type's lead time (business days skip "
-                "weekends and the config's holidays).",
-            ),
-            Function(
-                "requiresLeadTime", (T.STRING,), T.BOOL, self.fn_requires_lead_time,
-                "Whether the change type has a lead time above zero.",
-            ),
-            Function(
-                "addBusinessDays", (T.TIMESTAMP, T.INT), T.TIMESTAMP, self.fn_add_business_days,
-                "The same local time n business days later.",
-            ),
-            Function(
-                "businessDaysBetween", (T.TIMESTAMP, T.TIMESTAMP), T.INT,
-                self.fn_business_days_between,
-                "Business days from the first instant's day to the second's.",
-            ),
-            Function(
-                "semverCompare", (T.STRING, T.STRING), T.INT, self.fn_semver_compare,
-                "-1, 0 or 1 by semantic version precedence.",
-            ),
-            Function(
-                "semverBump", (T.STRING, T.STRING), T.STRING, self.fn_semver_bump,
-                "major, minor, patch, none or downgrade, from the first version to the second.",
-            ),
-            Function(
-                "semverNext", (T.STRING, T.STRING), T.STRING, self.fn_semver_next,
-                "The next version for a bump: semverNext('2.5.3', 'minor') is '2.6.0'.",
-            ),
-            Function(
-                "previousRelease", (T.STRING,), T.STRING, self.fn_previous_release,
-                "For the release plan of that name: the highest released version of its "
-                "service below its version ('' if none).",
-            ),
-            Function(
-                "release", (T.STRING,), T.DYN, self.fn_release,
-                "The ReleasePlan document of that name, or null.",
-            ),
-            Function(
-                "changeTemplate", (T.STRING,), T.DYN, self.fn_change_template,
-                "The standard change template of that name from the config, or null.",
-            ),
-            Function(
-                "overlappingChanges", (T.STRING,), T.STRING_LIST, self.fn_overlapping_changes,
-                "For the change request of that name: the other active change requests on its "
-                "environment and a shared service whose schedules overlap its own.",
-            ),
-            Function(
-                "requiresPostReview", (T.STRING,), T.BOOL, self.fn_requires_post_review,
-                "Whether changes of the type need a review after the fact (changeTypes.*."
-                "postReview; emergency by default).",
-            ),
-            Function(
-                "postReviewDue", (T.STRING, T.TIMESTAMP), T.TIMESTAMP, self.fn_post_review_due,
-                "When the post-review of a change of the type that started at the instant is "
-                "due (start plus postReview.within).",
-            ),
-            Function(
-                "freezeConflicts", (T.STRING,), T.STRING_LIST, self.fn_freeze_conflicts,
-                "For the change request of that name: why its schedule may not happen (freezes "
-                "it overlaps and cannot pass, change windows it is outside of), each citing "
-                "the window and when it opens.",
-            ),
-            Function(
-                "releaseFreezeConflicts", (T.STRING,), T.STRING_LIST,
-                self.fn_release_freeze_conflicts,
-                "For the release plan of that name: the freezes and closed change windows its "
-                "deployment window meets.",
-            ),
-            Function(
-                "activeFreezes", (T.STRING, T.STRING, T.TIMESTAMP), T.STRING_LIST,
-                self.fn_active_freezes,
-                "Names of the freezes that apply to an environment and service at an instant.",
-            ),
-            Function(
-                "changeWindowOpen", (T.STRING, T.STRING, T.TIMESTAMP), T.BOOL,
-                self.fn_change_window_open,
-                "Whether changes to an environment and service may happen at an instant as far "
-                "as change windows go (true where no change window applies).",
-            ),
-            Function(
-                "ignoredApprovals", (), T.STRING_LIST, self.fn_ignored_approvals,
-                "Why reviews did not count as approvals, one sentence each.",
-            ),
-            Function(
-                "vetoes", (T.STRING,), T.STRING_LIST, self.fn_vetoes,
-                "The people holding the role whose latest review requests changes: they block "
-                "the role's requirements until they approve or the review is dismissed.",
-            ),
-            Function(
-                "changed", (T.STRING, T.STRING), T.BOOL, self.fn_changed,
-                "Whether the pull request changes the document of that kind and name (true "
-                "when unknown).",
-            ),
-            Function(
-                "roleHolders", (T.STRING,), T.STRING, self.fn_role_holders,
-                "Who holds a role, for messages: 'team acme/cab, user dana', with any team "
-                "whose membership is unknown.",
-            ),
-            Function(
-                "matchesAny", (T.STRING, T.LIST), T.BOOL, self.fn_matches_any,
-                "Whether a name matches any of the glob patterns (*, ?, {a,b}).",
-            ),
-            Function(
-                "join", (T.LIST, T.STRING), T.STRING, self.fn_join,
-                "The items as text, joined by the separator.",
-            ),
-            Function(
-                "largest", (T.LIST,), T.INT, self.fn_largest,
-                "The largest integer of a list (0 if empty).",
-            ),
-        ]  # fmt: skip
+            Function(name, params, result, getattr(self, _method(name)), doc)
+            for name, params, result, doc in DECLARATIONS
+        ]
 
 
-@functools.lru_cache(maxsize=256)
-def _duration(text: str) -> timedelta:
-    return parse_duration(text)
+def _method(name: str) -> str:
+    """The method implementing a CEL function: ``scheduleStart`` is ``fn_schedule_start``."""
+    return "fn_" + re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 @functools.lru_cache(maxsize=64)
 def _lead_time(text: str) -> LeadTime:
     return parse_lead_time(text)
-
-
-_INACTIVE = frozenset({"cancelled", "completed", "failed", "rolled-back"})
-
-
-def _release_service(spec: dict[str, Any]) -> str:
-    if "service" in spec:
-        return str(spec["service"])
-    return ",".join(sorted(str(s) for s in spec.get("services", ())))

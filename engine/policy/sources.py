@@ -21,6 +21,7 @@ from engine.documents.model import Document, identify
 from engine.documents.sourcemap import FieldPath, parse_field
 from engine.errors import ConfigError
 from engine.findings import Finding, Severity
+from engine.gitrepo import GitRepo
 from engine.paths import display_path, escapes, inner_folder
 from engine.resources import bundled
 from engine.time.instants import parse_datetime
@@ -221,17 +222,23 @@ def load_sources(
     return sources
 
 
+def _inner(origin: str) -> str:
+    """A policy folder as a path from the root ('' for the root itself)."""
+    relative = inner_folder(origin)
+    if relative is None:
+        raise ConfigError(
+            f"policy source {origin!r} in changegate.yaml is not a folder inside the "
+            "repository: write a path from the repository's root, such as ./policies"
+        )
+    return relative
+
+
 def folder_reader(root: Path, boundary: Path) -> Callable[[str], list[LoadedFile]]:
     """Reads a policy folder of the working tree: a folder inside the repository, whose files
     (links followed) stay inside ``boundary``; anything else is a ConfigError."""
 
     def read(origin: str) -> list[LoadedFile]:
-        relative = inner_folder(origin)
-        if relative is None:
-            raise ConfigError(
-                f"policy source {origin!r} in changegate.yaml is not a folder inside the "
-                "repository: write a path from the repository's root, such as ./policies"
-            )
+        relative = _inner(origin)
         folder = root / relative
         if not folder.is_dir():
             return []  # the default ./policies may simply not exist
@@ -251,6 +258,23 @@ def folder_reader(root: Path, boundary: Path) -> Callable[[str], list[LoadedFile
                     )
                 files.append(load_file(path))
         return files
+
+    return read
+
+
+def ref_reader(git: GitRepo, ref: str, prefix: str) -> Callable[[str], list[LoadedFile]]:
+    """Reads a policy folder as the git ref ``ref`` has it (``--policies-from``); ``prefix``
+    is changegate's root from the git root."""
+
+    def read(origin: str) -> list[LoadedFile]:
+        relative = _inner(origin)
+        sha = git.resolve(ref)
+        folder = (prefix + relative).rstrip("/")
+        return [
+            load_bytes(data, Path(f"{ref}:{path}"))
+            for path in sorted(git.files(sha, folder))
+            if path.endswith((".yaml", ".yml")) and (data := git.read(sha, path)) is not None
+        ]
 
     return read
 

@@ -14,13 +14,15 @@ from engine.documents.config import Config, effective
 from engine.documents.loader import load_file
 from engine.documents.model import KINDS, Document, identify
 from engine.documents.schemas import SchemaSet
+from engine.documents.sourcemap import FieldPath
 from engine.errors import ConfigError
 from engine.findings import Outcome
-from engine.judging.judge import evaluator_for
 from engine.paths import display_path
+from engine.policy.evaluation import evaluator_for
 from engine.policy.sources import BUILTIN, Policy, builtin_files, policy_from
 from engine.policy.waivers import apply as apply_waivers
-from engine.request import approvals as approvals_module
+from engine.request.approvals import derive
+from engine.request.binding import head_only
 from engine.request.context import parse_context
 from engine.time.instants import parse_instant
 from engine.workspace import semantics
@@ -157,34 +159,10 @@ def _case(
     backend: str | None,
     run: TestRun,
 ) -> CaseResult:
-    spec = test.spec
-    base: tuple[str | int, ...] = ("spec", "cases", index)
-    line = test.position(base).line
-    result = CaseResult(test.path, line, case["name"], [], {})
-    config = Config(path=None, spec=effective(spec.get("config")))
-    documents: list[Document] = []
-    subject: Document | None = None
-    raws: list[tuple[tuple[str | int, ...], Any]] = [
-        (("spec", "documents", i), d) for i, d in enumerate(spec.get("documents", ()))
-    ]
-    raws += [((*base, "documents", i), d) for i, d in enumerate(case["documents"])]
-    for prefix, raw in raws:
-        document = _embedded(test, prefix, raw)
-        if isinstance(document, str):
-            result.problems.append(document)
-            continue
-        for finding in schemas.check(document) + semantics.check(document, config):
-            result.problems.append(
-                f"{display_path(finding.path)}:{finding.line}: {document.kind} "
-                f"{document.name}: {finding.message}"
-            )
-        documents.append(document)
-        if prefix[:3] == base and (
-            case.get("subject") == document.name or (subject is None and "subject" not in case)
-        ):
-            subject = document
-    if subject is None:
-        result.problems.append(f"the case has no document named {case.get('subject')!r}")
+    base: FieldPath = ("spec", "cases", index)
+    result = CaseResult(test.path, test.position(base).line, case["name"], [], {})
+    config = Config(path=None, spec=effective(test.spec.get("config")))
+    documents, subject = _documents(test, case, base, schemas, config, result.problems)
     previous: Document | str | None = None
     if "previous" in case:
         previous = _embedded(test, (*base, "previous"), case["previous"])
@@ -197,21 +175,69 @@ def _case(
         # the pull request deletes the subject: gone from the repository, seen as oldObject
         documents = [d for d in documents if d is not subject]
         subject = replace(subject, body=before or subject.body, deleted=True)
+    outcomes, messages = _judge(
+        test, case, subject, before, documents, policies, config, backend, run
+    )
+    result.outcomes = outcomes
+    _compare(case, outcomes, messages, run, result.problems)
+    return result
+
+
+def _documents(
+    test: Document,
+    case: dict[str, Any],
+    base: FieldPath,
+    schemas: SchemaSet,
+    config: Config,
+    problems: list[str],
+) -> tuple[list[Document], Document | None]:
+    """The documents of a case (the file's and its own), checked, and its subject."""
+    raws: list[tuple[FieldPath, Any]] = [
+        (("spec", "documents", i), d) for i, d in enumerate(test.spec.get("documents", ()))
+    ]
+    raws += [((*base, "documents", i), d) for i, d in enumerate(case["documents"])]
+    documents: list[Document] = []
+    subject: Document | None = None
+    for prefix, raw in raws:
+        document = _embedded(test, prefix, raw)
+        if isinstance(document, str):
+            problems.append(document)
+            continue
+        for finding in schemas.check(document) + semantics.check(document, config):
+            problems.append(
+                f"{display_path(finding.path)}:{finding.line}: {document.kind} "
+                f"{document.name}: {finding.message}"
+            )
+        documents.append(document)
+        if prefix[:3] == base and (
+            case.get("subject") == document.name or (subject is None and "subject" not in case)
+        ):
+            subject = document
+    if subject is None:
+        problems.append(f"the case has no document named {case.get('subject')!r}")
+    return documents, subject
+
+
+def _judge(
+    test: Document,
+    case: dict[str, Any],
+    subject: Document,
+    before: Any,
+    documents: list[Document],
+    policies: list[Policy],
+    config: Config,
+    backend: str | None,
+    run: TestRun,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The subject's outcome and message per rule, waivers applied."""
     context = parse_context(case.get("context", {"event": "local"}))
-    now = parse_instant(case.get("now") or spec["now"])
-    head = context.pull_request.head_sha if context.pull_request else None
-
-    def binding(commit: str) -> str | None:
-        bound = head is not None and (head.startswith(commit) or commit.startswith(head))
-        return None if bound else "policy tests bind approvals to the head commit only"
-
-    approvals = approvals_module.derive(context, config.spec, binding)
+    now = parse_instant(case.get("now") or test.spec["now"])
     evaluator = evaluator_for(
         policies=policies,
         config=config,
         documents=[d for d in documents if d.kind != "Waiver"],
         context=context,
-        approvals=approvals,
+        approvals=derive(context, config.spec, head_only(context)),
         now=now,
         backend=backend,
         old_object=lambda document: before if document is subject else None,
@@ -232,21 +258,30 @@ def _case(
         if finding.kind == subject.kind and finding.name == subject.name:
             outcomes[finding.rule] = str(finding.outcome)
             messages[finding.rule] = finding.message
-    result.outcomes = outcomes
+    return outcomes, messages
+
+
+def _compare(
+    case: dict[str, Any],
+    outcomes: dict[str, str],
+    messages: dict[str, str],
+    run: TestRun,
+    problems: list[str],
+) -> None:
+    """What the case expected against what happened; counts coverage for what matched."""
     for rule, expected in case["expect"].items():
         actual = outcomes.get(rule, str(Outcome.SKIP))
         if rule not in run.rules and rule not in outcomes:
-            result.problems.append(f"{rule}: no such rule among the policies under test")
+            problems.append(f"{rule}: no such rule among the policies under test")
         elif actual != expected:
             why = f" ({messages[rule]})" if rule in messages else ""
-            result.problems.append(f"{rule}: expected {expected}, got {actual}{why}")
+            problems.append(f"{rule}: expected {expected}, got {actual}{why}")
         else:
             seen = run.seen[rule]
             seen[expected] = seen.get(expected, 0) + 1
     for rule, words in case.get("messages", {}).items():
         if words not in messages.get(rule, ""):
-            result.problems.append(
+            problems.append(
                 f"{rule}: the message should contain {words!r}, it is "
                 f"{messages.get(rule, '(no finding)')!r}"
             )
-    return result

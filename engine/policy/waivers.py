@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
+from engine import rules
 from engine.documents.model import Document
 from engine.findings import Finding, Outcome, Severity
 from engine.globs import match_any
 from engine.time.instants import parse_datetime
-
-EXPIRED_RULE: Final = "waiver/expired"
-UNUSED_RULE: Final = "waiver/unused"
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ def apply(
         if now >= waiver.expires:
             out.append(
                 document.finding(
-                    EXPIRED_RULE,
+                    rules.WAIVER_EXPIRED,
                     f"waiver {document.name} expired on {document.spec['expires']}: "
                     "remove it, or renew it with a new expiry and justification",
                     field=("spec", "expires"),
@@ -126,7 +123,7 @@ def apply(
         elif id(waiver) not in used and judged_all:
             out.append(
                 document.finding(
-                    UNUSED_RULE,
+                    rules.WAIVER_UNUSED,
                     f"waiver {document.name} matched no failing {waiver.rule} finding: remove "
                     "it if the exception is no longer needed",
                     field=("spec", "selector"),

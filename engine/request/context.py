@@ -54,11 +54,18 @@ class RequestContext:
     team_errors: dict[str, str] = field(default_factory=dict)
     checks: dict[str, str | None] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the context file it was read from, if any
 
     def with_event(self, event: str | None) -> RequestContext:
         if event is None or event == self.event:
             return self
         return replace(self, event=event)
+
+    def for_deploy(self, environment: str, service: str, version: str | None) -> RequestContext:
+        """The context of a deploy of ``service`` to ``environment`` (the gate's)."""
+        return replace(
+            self, event="deploy", environment=environment, service=service, version=version
+        )
 
     def request(self, now: datetime) -> dict[str, Any]:
         """The CEL variable ``request``."""
@@ -180,6 +187,6 @@ def load_context(path: Path, validate: Any) -> RequestContext:
     if problems:
         raise ConfigError("invalid context file:\n" + "\n".join(sorted(problems)))
     try:
-        return parse_context(document.data)
+        return replace(parse_context(document.data), source=path)
     except ConfigError as error:
         raise ConfigError(f"{shown}: {error}") from None

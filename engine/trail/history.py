@@ -156,7 +156,7 @@ def replacements(repo: GitRepo) -> list[Replacement]:
 
 def _decisions(repo: GitRepo, blobs: set[str]) -> dict[str, str]:
     """blob -> the decision of the record it holds ("unreadable" when it holds none)."""
-    from engine.trail.notes import loads
+    from engine.trail.record import loads
 
     found: dict[str, str] = {}
     ordered = sorted(blobs)

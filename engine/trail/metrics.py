@@ -30,18 +30,22 @@ How each figure is counted (what is said here is what the report says):
 
 from __future__ import annotations
 
-import calendar as calendar_module
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from engine.documents.fields import DEFAULT_ENVIRONMENT, IncidentFields, ReleasePlanFields
 from engine.documents.model import Document
-from engine.time.durations import parse_duration
+from engine.time import schedules
 from engine.time.instants import format_instant, parse_datetime, parse_instant
+from engine.trail.budgets import monthly_budgets
 from engine.trail.history import Commit, Trail, first_added, records_by_path, within
+
+if TYPE_CHECKING:
+    from engine.judging.judge import Judge
 
 ALL: Final = "all services"
 DEFINITIONS: Final = {
@@ -175,7 +179,7 @@ class Metrics:
 
 
 def compute(
-    judge: Any,
+    judge: Judge,
     trail: Trail,
     *,
     since: datetime | None = None,
@@ -202,10 +206,11 @@ def compute(
     paths = {id(d): judge.git.relative(d.path) if judge.git else None for d in documents}
     for plan in (d for d in documents if d.kind == "ReleasePlan"):
         spec = plan.spec
-        if spec.get("environment", "production") != "production" or not spec.get("releasedAt"):
+        fields = ReleasePlanFields(spec)
+        if fields.environment != DEFAULT_ENVIRONMENT or not fields.released_at:
             continue
-        released = parse_instant(str(spec["releasedAt"]))
-        services = (spec["service"],) if "service" in spec else tuple(spec.get("services", ()))
+        released = parse_instant(fields.released_at)
+        services = fields.services
         linked = [c for c in changes if c.spec.get("release") == plan.name]
         lead = _lead_hours(released, plan, linked, arrived, paths)
         failed = spec.get("status") == "rolled-back" or any(
@@ -223,18 +228,17 @@ def compute(
             bucket.scope_frozen += frozen
             bucket.scope_changes += changed
     for incident in incidents:
-        spec = incident.spec
-        if spec.get("environment", "production") != "production" or not spec.get("resolvedAt"):
+        happened = IncidentFields(incident.spec)
+        if happened.environment != DEFAULT_ENVIRONMENT or not happened.resolved_at:
             continue
-        detected = parse_instant(str(spec["detectedAt"]))
-        hours = (parse_instant(str(spec["resolvedAt"])) - detected).total_seconds() / 3600
-        for bucket in count(detected, spec["services"]):
+        detected = parse_instant(happened.detected_at)
+        hours = (parse_instant(happened.resolved_at) - detected).total_seconds() / 3600
+        for bucket in count(detected, happened.services):
             bucket.restore_hours.append(round(hours, 2))
-    library = judge.library
     judged = records_by_path(trail)
     for change in changes:
         spec = change.spec
-        start = library.fn_schedule_start(spec["schedule"])
+        start = schedules.interval(spec["schedule"], zone)[0]
         cycle = _approval_hours([r for _, r in judged.get(paths[id(change)] or "", ())])
         for bucket in count(start, spec["services"]):
             bucket.changes += 1
@@ -248,7 +252,7 @@ def compute(
         until=until,
         zone=zone,
         buckets={s: dict(m) for s, m in buckets.items()},
-        budgets=_budgets(judge, incidents, month),
+        budgets=monthly_budgets(judge, incidents, month),
     )
 
 
@@ -295,7 +299,7 @@ def _scope_items(spec: dict[str, Any]) -> set[str]:
     }
 
 
-def _scope_change(judge: Any, plan: Document, path: str | None, zone: str) -> tuple[int, int]:
+def _scope_change(judge: Judge, plan: Document, path: str | None, zone: str) -> tuple[int, int]:
     """(items at the scope freeze, items added or removed since), from the history."""
     freeze = plan.spec.get("scopeFreeze")
     if not freeze or judge.git is None or path is None:
@@ -349,53 +353,3 @@ def _complete(spec: dict[str, Any]) -> bool:
     if spec.get("status") in {"completed", "failed", "rolled-back"}:
         needed.append("execution")
     return all(spec.get(name) for name in needed)
-
-
-def _budgets(
-    judge: Any, incidents: list[Document], month: Any
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Per service with an SLO and per month with an incident: the error budget."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    zone = _zone(judge.config.timezone)
-    for service in judge.config.spec.get("services", ()):
-        target = (service.get("slo") or {}).get("availability")
-        if target is None:
-            continue
-        used: dict[str, float] = defaultdict(float)
-        for incident in incidents:
-            spec = incident.spec
-            if (
-                service["name"] not in spec["services"]
-                or spec.get("environment", "production") != "production"
-            ):
-                continue
-            detected = parse_instant(str(spec["detectedAt"]))
-            key = month(detected)
-            if key is None:
-                continue
-            downtime = (spec.get("impact") or {}).get("downtime")
-            if downtime:
-                minutes = parse_duration(str(downtime)).total_seconds() / 60
-            else:  # its duration; still open: until now (an open incident uses budget too)
-                resolved = spec.get("resolvedAt")
-                end = parse_instant(str(resolved)) if resolved else max(judge.now, detected)
-                minutes = (end - detected).total_seconds() / 60
-            used[key] += minutes
-        months: dict[str, dict[str, float]] = {}
-        for key, minutes in sorted(used.items()):
-            year, number = map(int, key.split("-"))
-            days = calendar_module.monthrange(year, number)[1]
-            start = datetime(year, number, 1, tzinfo=zone)
-            length = timedelta(days=days)
-            elapsed = min(max((judge.now - start) / length, 0.0), 1.0) or 1.0
-            allowed = (100 - float(target)) / 100 * days * 24 * 60
-            months[key] = {
-                "target": float(target),
-                "allowedMinutes": round(allowed, 1),
-                "usedMinutes": round(minutes, 1),
-                "remainingMinutes": round(allowed - minutes, 1),
-                "burnRate": round(minutes / (allowed * elapsed), 2) if allowed else 0.0,
-            }
-        if months:
-            out[service["name"]] = months
-    return out

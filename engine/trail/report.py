@@ -4,13 +4,18 @@ SVG charts, no script, no network) that an auditor can open, keep and print."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.time.instants import format_instant
 
+if TYPE_CHECKING:
+    from engine.judging.judge import Judge
+    from engine.trail.audit import Audit
+    from engine.trail.metrics import Metrics
 
-def html(judge: Any, *, audit: Any = None, metrics: Any = None) -> str:
+
+def html(judge: Judge, *, audit: Audit | None = None, metrics: Metrics | None = None) -> str:
     import jinja2
     from markupsafe import Markup
 
@@ -42,8 +47,9 @@ def html(judge: Any, *, audit: Any = None, metrics: Any = None) -> str:
             charts.append(Markup(bars(label, months, values, unit)))  # noqa: S704 - escaped in bars
         services = list(data["services"].items())
         budgets = data["errorBudgets"]
-    since = (audit or metrics).since if (audit or metrics) else None
-    until = (audit or metrics).until if (audit or metrics) else None
+    shown = audit or metrics
+    since = shown.since if shown is not None else None
+    until = shown.until if shown is not None else None
     return environment.from_string(source).render(
         kind="audit" if audit is not None else "metrics",
         repository=judge.workspace.root.name,
@@ -64,9 +70,9 @@ def html(judge: Any, *, audit: Any = None, metrics: Any = None) -> str:
 
 
 def _rules() -> dict[str, str]:
-    from engine.trail.audit import RULES
+    from engine import rules
 
-    return RULES
+    return dict(rules.AUDIT)
 
 
 def _figure(value: Any, unit: str) -> str:

@@ -6,24 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
+from engine import rules
 from engine.documents.config import CONFIG_FILE, Config, config_from, defaults, load_config
 from engine.documents.loader import load_bytes, load_file
 from engine.documents.model import Document, duplicate_names, file_finding, identify
 from engine.documents.schemas import SchemaSet
 from engine.errors import UsageError
 from engine.findings import Finding
+from engine.globs import match_path
 from engine.paths import absolute, escapes, git_top, real
 from engine.workspace import semantics
 from engine.workspace.discovery import discover, resolve_root
 
-OUTSIDE_RULE: Final = "changegate/outside-repository"
-
 
 def inventory_rules(documents: Sequence[Document]) -> set[str]:
     """The rules loading applies: YAML, the envelope, and the schema of each kind seen."""
-    return {"yaml/parse", "schema/envelope"} | {f"schema/{d.kind}" for d in documents}
+    return {rules.PARSE, rules.ENVELOPE} | {rules.schema(d.kind) for d in documents}
 
 
 def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Config:
@@ -59,9 +59,13 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Workspace:
+    """The repository a run reads: its root, its config and the schemas. ``policies_from`` is
+    the git ref the config, policies and waivers come from (a pull request's base), if any."""
+
     root: Path
     config: Config
     schemas: SchemaSet
+    policies_from: str | None = None
 
     @classmethod
     def open(
@@ -71,18 +75,18 @@ class Workspace:
         config_file: Path | None,
         paths: Sequence[Path] = (),
         cwd: Path | None = None,
-        config_ref: str | None = None,
+        policies_from: str | None = None,
     ) -> Workspace:
-        """The repository, its config and schemas. With ``config_ref``, changegate.yaml is
-        read from that git ref instead of the working tree (``--policies-from``)."""
+        """The repository, its config and schemas. With ``policies_from``, changegate.yaml is
+        read from that git ref instead of the working tree."""
         root = resolve_root(repo, paths, cwd or Path.cwd())
         schemas = SchemaSet()
 
         def check(document: Document) -> list[Finding]:
             return schemas.check(document) + semantics.check(document, defaults())
 
-        if config_ref is not None:
-            config = _config_at(config_ref, root, config_file, check)
+        if policies_from is not None:
+            config = _config_at(policies_from, root, config_file, check)
         elif config_file is not None:
             if not config_file.is_file():
                 raise UsageError(f"--config {config_file}: no such file")
@@ -91,7 +95,14 @@ class Workspace:
             config = load_config(root / CONFIG_FILE, check)
         else:
             config = defaults()
-        return cls(root=root, config=config, schemas=schemas)
+        return cls(root=root, config=config, schemas=schemas, policies_from=policies_from)
+
+    def governed(self, relative: str) -> bool:
+        """Whether a path from the root is a governed document's (the config's globs)."""
+        config = self.config
+        return any(match_path(p, relative) for p in config.include) and not any(
+            match_path(p, relative) for p in config.exclude
+        )
 
     def explicit(self, paths: Sequence[Path]) -> tuple[Path, ...]:
         """The paths that name something narrower than the repository: the root itself (as
@@ -176,14 +187,14 @@ class Workspace:
                 f"{path.name} is a symbolic link to a folder: changegate does not follow links "
                 "to folders (the documents behind it would go unjudged); commit the documents "
                 "themselves",
-                rule=OUTSIDE_RULE,
+                rule=rules.OUTSIDE,
             )  # fmt: skip
         if escapes(path, self.boundary):
             return file_finding(
                 path, 1, 1,
                 f"{path.name} leads outside the repository (through a symbolic link), so "
                 "changegate does not read it: commit the document itself",
-                rule=OUTSIDE_RULE,
+                rule=rules.OUTSIDE,
             )  # fmt: skip
         return None
 

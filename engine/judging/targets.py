@@ -1,0 +1,225 @@
+"""Which documents a run judges, and what a pull request did to each of them.
+
+A run judges the files given as paths; else, on a pull request or merge whose context lists
+its changed files, the governed documents among them and those it deletes; else every
+document. What a pull request did to a document (create, update, delete) is found by reading
+the base revision (``--policies-from``, else the context's base commit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from engine import rules
+from engine.documents.loader import load_bytes
+from engine.documents.model import Document, identify
+from engine.findings import Finding, Outcome, Severity
+from engine.gitrepo import GitRepo
+from engine.paths import absolute, display_path, git_top
+from engine.request.context import RequestContext
+from engine.workspace.inventory import Inventory, Workspace
+
+PULL_EVENTS = frozenset({"pull_request", "merge"})
+
+
+def identity(document: Document) -> tuple[str, str]:
+    """A document's identity: names are unique per kind, whatever their case."""
+    return (document.kind, (document.name or "").casefold())
+
+
+class Targets:
+    def __init__(
+        self,
+        workspace: Workspace,
+        context: RequestContext,
+        paths: tuple[Path, ...],
+        git: GitRepo | None,
+    ) -> None:
+        self.workspace = workspace
+        self.context = context
+        self.paths = paths
+        self.git = git
+
+    # --- paths ------------------------------------------------------------------------------
+
+    @cached_property
+    def git_root(self) -> Path | None:
+        return git_top(self.workspace.root)
+
+    @cached_property
+    def root_prefix(self) -> str:
+        """changegate's root from the git root, with a trailing slash ('' when they are one)."""
+        if self.git_root is None:
+            return ""
+        inner = self.workspace.root.relative_to(self.git_root).as_posix()
+        return "" if inner == "." else inner + "/"
+
+    def relative(self, path: Path) -> str:
+        """A path relative to the git root (what pull requests list), else to the repo root."""
+        if self.git_root is not None:
+            try:
+                return absolute(path).relative_to(self.git_root).as_posix()
+            except ValueError:
+                pass
+        return self.root_relative(path)
+
+    def root_relative(self, path: Path) -> str:
+        try:
+            return absolute(path).relative_to(self.workspace.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def in_pull_request(self, path: Path) -> bool:
+        """Whether the pull request changes ``path``. Its paths are relative to the git root;
+        relative to the changegate root is accepted too (the same when they coincide), so a
+        context written for a repository in a subfolder still matches."""
+        changed = self.changed_paths or frozenset()
+        return self.relative(path) in changed or self.root_relative(path) in changed
+
+    # --- which documents are judged ---------------------------------------------------------
+
+    @cached_property
+    def changed_paths(self) -> frozenset[str] | None:
+        pr = self.context.pull_request
+        if self.context.event not in PULL_EVENTS or pr is None or pr.changed_files is None:
+            return None
+        return frozenset(pr.changed_files)
+
+    @cached_property
+    def explicit(self) -> tuple[Path, ...]:
+        return self.workspace.explicit(self.paths)
+
+    @cached_property
+    def named(self) -> frozenset[Path]:
+        """The files the paths name (when they name less than the repository)."""
+        if not self.explicit:
+            return frozenset()
+        return frozenset(self.workspace.named(self.explicit))
+
+    def is_target(self, path: Path) -> bool:
+        if self.explicit:
+            return absolute(path) in self.named
+        if self.changed_paths is not None:
+            return self.in_pull_request(path)
+        return True
+
+    @property
+    def judged_all(self) -> bool:
+        return not self.explicit and self.changed_paths is None
+
+    def changed(self, document: Document) -> bool:
+        """Whether the pull request changes the document (an unjudged one is then reported)."""
+        return document.deleted or (
+            self.changed_paths is not None and self.in_pull_request(document.path)
+        )
+
+    # --- the base revision ------------------------------------------------------------------
+
+    @cached_property
+    def base_revision(self) -> str | None:
+        """The commit a pull request is compared with (``--policies-from``, else the context's
+        base), when the clone has it."""
+        pr = self.context.pull_request
+        base = self.workspace.policies_from or (pr.base_sha if pr else None)
+        if base is None or self.git is None or not self.git.has_commit(base):
+            return None
+        return self.git.resolve(base)
+
+    def base_documents(self, relative: str) -> list[Document]:
+        """The documents of ``relative`` (from the git root) at the base revision."""
+        if self.base_revision is None or self.git is None:
+            return []
+        data = self.git.read(self.base_revision, relative)
+        if data is None:
+            return []
+        return identify(load_bytes(data, Path(relative)))[0]
+
+    @cached_property
+    def _base_index(self) -> dict[tuple[str, str], Document]:
+        """(kind, folded name) -> the base version of each document the pull request changes,
+        so that a moved document is an update, not a deletion and a creation."""
+        index: dict[tuple[str, str], Document] = {}
+        for git_path, _ in self.changed_governed:
+            for document in self.base_documents(git_path):
+                if document.name is not None:
+                    index.setdefault(identity(document), document)
+        return index
+
+    def old_object(self, document: Document) -> Any:
+        """The document as it is at the base revision (``oldObject``), or None."""
+        if document.deleted:
+            return document.body
+        if self.changed_paths is not None and self.in_pull_request(document.path):
+            found = self._base_index.get(identity(document))
+            return found.body if found is not None else None
+        relative = self.git.relative(document.path) if self.git is not None else None
+        if relative is None:
+            return None
+        for old in self.base_documents(relative):
+            if identity(old) == identity(document):
+                return old.body
+        return None
+
+    def operation(self, document: Document) -> str:
+        """What the pull request does to ``document``: create, update or delete; unknown
+        without a base revision to compare with."""
+        if document.deleted:
+            return "delete"
+        if self.base_revision is None:
+            return "unknown"
+        return "create" if self.old_object(document) is None else "update"
+
+    # --- deletions --------------------------------------------------------------------------
+
+    @cached_property
+    def changed_governed(self) -> list[tuple[str, str]]:
+        """(path from the git root, path from changegate's root) of every governed file the
+        pull request changes."""
+        found = []
+        prefix = self.root_prefix
+        governed = self.workspace.governed
+        for path in sorted(self.changed_paths or ()):
+            if prefix and path.startswith(prefix):
+                local = path[len(prefix) :]
+            elif prefix and governed(path):
+                local, path = path, prefix + path  # written relative to changegate's root
+            else:
+                local = path
+            if governed(local):
+                found.append((path, local))
+        return found
+
+    def deleted(self, inventory: Inventory) -> tuple[list[Document], list[Finding]]:
+        """The documents the pull request deletes (judged with ``object`` null), and a finding
+        for each changed governed file that is gone when there is no base to read it from."""
+        present = {identity(d) for d in inventory.documents if d.name is not None}
+        documents: list[Document] = []
+        findings: list[Finding] = []
+        for git_path, local in self.changed_governed:
+            path = self.workspace.root / local
+            if self.base_revision is None:
+                if not path.exists() and not path.is_symlink():
+                    findings.append(_unknown_base(path))
+                continue
+            for old in self.base_documents(git_path):
+                if old.name is not None and identity(old) not in present:
+                    documents.append(replace(old, path=path, deleted=True))
+        return documents, findings
+
+
+def _unknown_base(path: Path) -> Finding:
+    return Finding(
+        rule=rules.UNJUDGED_DELETION,
+        severity=Severity.DENY,
+        outcome=Outcome.FAIL,
+        message=f"the pull request changes {display_path(path)}, which is not in the working "
+        "tree, and there is no base revision to read it from, so its deletion cannot be "
+        "judged: pass --policies-from BASE (or a context with pullRequest.baseSha) in a clone "
+        "that holds the base commit",
+        path=path,
+        line=1,
+        column=1,
+    )

@@ -1,0 +1,37 @@
+"""Schedules (a change request's ``spec.schedule``, a release plan's ``spec.window``) as
+half-open UTC intervals: wall-clock times in the schedule's own zone, else the config's; a
+``duration`` is elapsed time, added to the start instant so a clock change does not stretch it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.time.durations import parse_duration
+from engine.time.instants import parse_datetime
+
+
+def interval(schedule: Mapping[str, Any], default_zone: str) -> tuple[datetime, datetime]:
+    """[start, end) of a schedule; a KeyError or ValueError when it has no usable times."""
+    zone_name = str(schedule.get("timezone") or default_zone)
+    start = parse_datetime(schedule["start"], zone_name)
+    if "end" in schedule:
+        return start, parse_datetime(schedule["end"], zone_name)
+    return start, start + duration(schedule["duration"])
+
+
+def covers(schedule: Mapping[str, Any], default_zone: str, moment: datetime) -> bool:
+    """Whether the schedule holds ``moment``; a schedule without usable times holds nothing."""
+    try:
+        start, end = interval(schedule, default_zone)
+    except (KeyError, ValueError, OverflowError):
+        return False
+    return start <= moment < end
+
+
+@functools.lru_cache(maxsize=256)
+def duration(text: str) -> timedelta:
+    return parse_duration(text)
