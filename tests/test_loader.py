@@ -79,7 +79,7 @@ def test_uses_libyaml_when_pyyaml_has_it() -> None:
     from engine.documents import loader
 
     assert yaml.__with_libyaml__, "this machine's PyYAML should be built with libyaml"
-    assert loader._Parser.__name__ == "CParser"
+    assert loader.PARSER.__name__ == "CParser"
 
 
 def test_quoted_and_block_scalars_stay_strings() -> None:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from engine.documents.config import defaults
 from engine.time.instants import format_instant, parse_instant
-from engine.time.windows import Occurrence, Target, Window, WindowError, window_from
+from engine.time.recurrence import window_from
+from engine.time.windows import Occurrence, Target, Window, WindowError
 from engine.workspace.semantics import check
 from tests.conftest import window_document
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.cel import CelType, CompileError, EvalError, Function, friendly
+from engine.cel.interface import CelType, CompileError, EvalError, Function, friendly
 
 _POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.cel import CelType, CompileError, EvalError, Function, friendly
+from engine.cel.interface import CelType, CompileError, EvalError, Function, friendly
 
 
 def to_plain(value: Any) -> Any:

@@ -17,7 +17,8 @@ from typing import Final, NamedTuple
 from engine.documents.config import Config
 from engine.documents.model import Document
 from engine.request.approvals import ApprovalSet
-from engine.time.windows import Occurrence, Target, Window, WindowError, window_from
+from engine.time.recurrence import window_from
+from engine.time.windows import Occurrence, Target, Window, WindowError
 
 HORIZON: Final = timedelta(days=400)  # how far ahead "next opening" looks
 NO_APPROVALS: Final = ApprovalSet((), (), {})

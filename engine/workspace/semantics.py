@@ -139,7 +139,8 @@ def check(document: Document, config: Config) -> list[Finding]:
 
 def _window(document: Document, config: Config) -> Iterator[Finding]:
     """A window's recurrence must expand; one that never occurs is a warning."""
-    from engine.time.windows import WindowError, window_from
+    from engine.time.recurrence import window_from
+    from engine.time.windows import WindowError
 
     rule = schema_rule(document.kind)
     try:
