@@ -1,4 +1,5 @@
-"""Shared fixtures: a CLI runner, git repositories in tmp_path, the shared reference data."""
+"""Shared fixtures: a CLI runner, a working folder of our own, git repositories in tmp_path, and
+no network beyond loopback. Helpers live in tests/support/."""
 
 from __future__ import annotations
 
@@ -10,18 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.documents.model import Document
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-# the teams of examples/acme-shop, as GitHub would list their members
-TEAMS = {
-    "acme-shop/cab": ["bob", "carol"],
-    "acme-shop/engineering-managers": ["dana"],
-    "acme-shop/on-call": ["frank"],
-    "acme-shop/platform": ["grace"],
-}
-SHARED = ROOT.parent / "shared"
+from tests.support.repos import GitRepo
 
 
 @dataclass
@@ -64,76 +54,6 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def shared_or_skip(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared reference data lives beside the repository")
-    return path
-
-
-class GitRepo:
-    """A real git repository in tmp_path, driven through GitPython."""
-
-    def __init__(self, root: Path) -> None:
-        import git
-
-        self.root = root
-        self.repo = git.Repo.init(root, initial_branch="main")
-        with self.repo.config_writer() as config:
-            config.set_value("user", "name", "Test Author")
-            config.set_value("user", "email", "author@example.com")
-            config.set_value("commit", "gpgsign", "false")
-
-    def write(self, relative: str, text: str) -> Path:
-        return write(self.root / relative, text)
-
-    def commit(self, message: str, *, author: str = "Test Author") -> str:
-        import git
-
-        self.repo.git.add(A=True)
-        actor = git.Actor(author, f"{author.lower().replace(' ', '.')}@example.com")
-        return str(self.repo.index.commit(message, author=actor, committer=actor).hexsha)
-
-    def branch(self, name: str, start: str = "HEAD") -> None:
-        self.repo.git.checkout("-b", name, start)
-
-    def checkout(self, ref: str) -> None:
-        self.repo.git.checkout(ref)
-
-
 @pytest.fixture
 def git_repo(tmp_path: Path) -> GitRepo:
     return GitRepo(tmp_path / "repo")
-
-
-def copy_example(target: Path, name: str = "acme-shop") -> Path:
-    """A copy of an example repository without its context files."""
-    import shutil
-
-    shutil.copytree(EXAMPLES / name, target, dirs_exist_ok=True)
-    shutil.rmtree(target / "contexts", ignore_errors=True)
-    return target
-
-
-def window_document(kind: str = "FreezeWindow", name: str = "w", **spec: object) -> Document:
-    """A schema-valid FreezeWindow or ChangeWindow (hard, UTC unless given)."""
-    import yaml
-
-    from engine.documents.loader import load_text
-    from engine.documents.model import identify
-    from engine.documents.schemas import SchemaSet
-
-    if kind == "FreezeWindow":
-        spec.setdefault("level", "hard")
-    spec.setdefault("timezone", "UTC")
-    body = {"apiVersion": "changegate/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
-    [document], problems = identify(load_text(yaml.safe_dump(body), Path(f"{name}.yaml")))
-    assert problems == []
-    assert SchemaSet().check(document) == []
-    return document

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.files import ROOT
 
 
 def test_policy_docs_are_up_to_date() -> None:

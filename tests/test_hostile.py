@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.support.files import write
 
 VALID_CR = """\
 apiVersion: changegate/v1

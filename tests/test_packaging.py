@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.files import EXAMPLES, ROOT
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ Invalid windows close the gate: a freeze that cannot be read might be the one th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -37,10 +37,6 @@ from engine.time.windows import Occurrence, Target, WindowError
 
 ACTIVE: Final = frozenset({"planned", "in-progress"})
 
-# environments[].requires: what a deploy must carry (SPEC §8: protected environments need an
-# approved change request or a passing release plan; this lets a team say which).
-REQUIREMENTS: Final = ("change-or-release", "change", "release", "change-and-release", "none")
-
 
 class DeployTarget(NamedTuple):
     """What a deploy asks for: a service to an environment (names resolved by
@@ -54,6 +50,8 @@ class DeployTarget(NamedTuple):
 
 @dataclass
 class Gate:
+    """The gate's answer: the ``gate`` object of the verdict (SPEC §8)."""
+
     environment: str
     service: str
     version: str | None
@@ -62,14 +60,7 @@ class Gate:
     reasons: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "environment": self.environment,
-            "service": self.service,
-            "version": self.version,
-            "change": self.change,
-            "allowed": self.allowed,
-            "reasons": self.reasons,
-        }
+        return asdict(self)
 
 
 def target_names(config: Config, environment: str, service: str) -> tuple[Name, Name]:

@@ -1,0 +1,76 @@
+"""Judging on several processes gives exactly the verdict of one process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.judging import parallel
+from engine.workspace.inventory import Workspace
+from tests.support.files import ROOT, write
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "bench" / "generate.py")
+    assert spec
+    assert spec.loader
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    return generate.generate(600, tmp_path_factory.mktemp("synthetic") / "repo", seed=3)
+
+
+def verdict(cli, repo: Path, *args: str) -> dict[str, object]:
+    result = cli("check", repo, "--at", "2024-06-01T00:00:00Z", "--format", "json", *args)
+    assert result.code in {0, 1}, result.err
+    data = json.loads(result.out)
+    data.pop("engine")
+    return data
+
+
+def test_two_processes_agree_with_one(cli, synthetic: Path) -> None:
+    one = verdict(cli, synthetic, "--jobs", "1")
+    two = verdict(cli, synthetic, "--jobs", "2")
+    three = verdict(cli, synthetic, "--jobs", "3")
+    assert one["summary"]["documents"] == 600
+    assert one["findings"]  # the synthetic repository has problems to find
+    assert one == two == three
+
+
+def test_duplicate_names_across_shares_are_found(cli, synthetic: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    import shutil
+
+    shutil.copytree(synthetic, repo)
+    first = min((repo / "changes").glob("CHG-*.yaml"))
+    write(repo / "changes" / "ZZZ-copy.yaml", first.read_text())  # sorts last: another share
+    for jobs in ("1", "2"):
+        data = verdict(cli, repo, "--jobs", jobs)
+        duplicates = [f for f in data["findings"] if "already defined" in f["message"]]
+        assert [(f["document"]["path"], f["document"]["line"]) for f in duplicates] == [
+            (str(repo / "changes" / "ZZZ-copy.yaml"), 4)
+        ]
+
+
+def test_a_failing_worker_is_an_internal_error(cli, synthetic: Path, monkeypatch) -> None:
+    def broken(self: Workspace, files: object) -> object:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Workspace, "load_files", broken)  # the forked workers inherit it
+    result = cli("check", synthetic, "--jobs", "2")
+    assert result.code == 3
+    assert "a worker failed" in result.err
+    assert "RuntimeError: disk on fire" in result.err
+
+
+def test_worker_count_follows_the_size_and_the_request() -> None:
+    assert parallel.split([Path(str(i)) for i in range(5)], 2) == [
+        [Path("0"), Path("1"), Path("2")],
+        [Path("3"), Path("4")],
+    ]

@@ -1,0 +1,108 @@
+"""``changegate test``: cases, failures, coverage and its threshold."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.files import ROOT, write
+
+POLICY = """\
+apiVersion: changegate/v1
+kind: Policy
+metadata: {name: house}
+spec:
+  match: {kinds: [Incident]}
+  rules:
+    - {name: sev-known, expression: "object.spec.severity != 'SEV-4'", message: no SEV-4}
+    - {name: untested, expression: "true", message: m}
+"""
+
+CASES = """\
+apiVersion: changegate/v1
+kind: PolicyTest
+metadata: {name: house-cases}
+spec:
+  now: "2024-01-20T12:00:00Z"
+  config: {policies: [./policies]}
+  cases:
+    - name: a SEV-2 passes
+      documents:
+        - &incident
+          apiVersion: changegate/v1
+          kind: Incident
+          metadata: {name: INC-1}
+          spec: {title: t, severity: SEV-2, services: [web], detectedAt: "2024-01-11T10:15:00Z"}
+      expect: {house/sev-known: pass}
+    - name: a SEV-4 fails
+      documents:
+        - apiVersion: changegate/v1
+          kind: Incident
+          metadata: {name: INC-2}
+          spec: {title: t, severity: SEV-4, services: [web], detectedAt: "2024-01-11T10:15:00Z"}
+      expect: {house/sev-known: %s}
+      messages: {house/sev-known: "no SEV-4"}
+"""
+
+
+@pytest.fixture
+def repo(in_tmp: Path) -> Path:
+    write(in_tmp / "changegate.yaml", "apiVersion: changegate/v1\nkind: Config\n"
+          "metadata: {name: r}\nspec: {policies: [./policies]}\n")  # fmt: skip
+    write(in_tmp / "policies" / "house.yaml", POLICY)
+    return in_tmp
+
+
+def test_passing_cases_and_partial_coverage(cli, repo: Path) -> None:
+    write(repo / "policies" / "tests" / "cases.yaml", CASES % "fail")
+    result = cli("test")
+    assert result.code == 0
+    assert "✓ a SEV-2 passes (line 8)" in result.out
+    assert re.search(r"house/untested +0 +0  no", result.out)
+    assert "2/2 cases passed; 1/2 rules covered (50%)" in result.out
+    assert cli("test", "--min-coverage", "50").code == 0
+    assert cli("test", "--min-coverage", "100").code == 1
+
+
+def test_a_wrong_expectation_fails_with_the_reason(cli, repo: Path) -> None:
+    write(repo / "policies" / "tests" / "cases.yaml", CASES % "pass")
+    result = cli("test", "--format", "json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    failed = [c for c in report["cases"] if not c["passed"]]
+    assert [c["name"] for c in failed] == ["a SEV-4 fails"]
+    assert failed[0]["problems"] == ["house/sev-known: expected pass, got fail (no SEV-4)"]
+    assert report["coverage"]["rules"]["house/untested"] == {"covered": False}
+
+
+def test_invalid_test_documents_and_unknown_rules(cli, repo: Path) -> None:
+    write(
+        repo / "policies" / "tests" / "cases.yaml",
+        CASES.replace("house/sev-known: %s", "house/nope: fail"),
+    )
+    result = cli("test")
+    assert result.code == 1
+    assert "house/nope: no such rule among the policies under test" in result.out
+    broken = "apiVersion: changegate/v1\nkind: PolicyTest\nmetadata: {name: x}\n"
+    write(
+        repo / "policies" / "tests" / "cases.yaml", broken + "spec: {now: yesterday, cases: []}\n"
+    )
+    result = cli("test")
+    assert result.code == 2
+    assert "invalid policies or policy tests" in result.err
+
+
+def test_no_cases_is_a_usage_error(cli, repo: Path) -> None:
+    result = cli("test")
+    assert result.code == 2
+    assert "no PolicyTest documents" in result.err
+
+
+def test_the_builtin_pack_is_fully_covered(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = cli("test", "policies/", "--min-coverage", "100")
+    assert result.code == 0, result.out
+    assert "17/17 rules covered (100%)" in result.out

@@ -1,0 +1,1 @@
+"""Helpers the tests share: files, git repositories, verdicts, the fake GitHub, a seeded trail."""
