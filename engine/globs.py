@@ -52,7 +52,8 @@ def compile_glob(pattern: str, *, path: bool = False, fold: bool = False) -> re.
             out.append(re.escape(c))
         i += 1
     out.extend(")" * depth)
-    return re.compile("".join(out) + r"\Z", re.IGNORECASE if fold else 0)
+    # folding is ASCII only, as environment names compare (no Unicode folding)
+    return re.compile("".join(out) + r"\Z", re.IGNORECASE | re.ASCII if fold else 0)
 
 
 def match_name(pattern: str, name: str) -> bool:

@@ -55,8 +55,8 @@ def escapes(path: Path, boundary: Path) -> bool:
 def normalise(relative: str) -> str | None:
     """A path from a repository's root in one spelling (``changes/./x.yaml`` is
     ``changes/x.yaml``); None when it is empty, absolute or leaves the root (``../x``)."""
-    if not relative or relative.startswith("/"):
-        return None
+    if not relative or relative.startswith("/") or any(ord(c) < 32 for c in relative):
+        return None  # control characters (a NUL) name no file git or a checkout can hold
     normal = posixpath.normpath(relative)
     if normal in {".", ".."} or normal.startswith("../"):
         return None

@@ -25,6 +25,7 @@ UNMATCHED: Final = "changegate/unmatched"
 INCOMPLETE: Final = "changegate/incomplete-context"
 ELSEWHERE: Final = "changegate/invalid-elsewhere"
 UNJUDGED_DELETION: Final = "changegate/unjudged-deletion"
+UNKNOWN_BASE: Final = "changegate/unknown-base"
 OUTSIDE: Final = "changegate/outside-repository"
 TOO_MANY: Final = "changegate/too-many-findings"
 WAIVER_EXPIRED: Final = "waiver/expired"
@@ -40,6 +41,8 @@ RUN: Final = {
     ELSEWHERE: "Documents outside this run are valid, so cross-document checks see them.",
     UNJUDGED_DELETION: "A governed file a pull request deletes can be read at the base revision, "
     "so that its deletion is judged.",
+    UNKNOWN_BASE: "A pull request is compared with its base revision, so that what it removes "
+    "and what it adds are known.",
     OUTSIDE: "Governed paths stay inside the repository: no symbolic link out of it or to a "
     "folder.",
     TOO_MANY: "A run's findings fit in its report; the ones past the limit are counted here.",

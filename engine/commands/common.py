@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import io
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -39,6 +40,8 @@ def opened(args: argparse.Namespace) -> Iterator[TextIO]:
     if target is None:
         yield sys.stdout
         return
+    if target.exists() and stat.S_ISFIFO(target.stat().st_mode):
+        raise UsageError(f"--output {target}: a pipe would wait for a reader; write to a file")
     try:
         stream = target.open("w", encoding="utf-8", newline="\n")
     except OSError as error:

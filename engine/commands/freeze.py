@@ -166,10 +166,15 @@ def _entries(
 def _start(text: str) -> datetime:
     try:
         return parse_datetime(text, "UTC")
-    except ValueError:
+    except ValueError as error:
+        reason = str(error) if "outside the years" in str(error) else ""
         raise UsageError(
-            f"--from {text!r}: give a date (2024-12-20, midnight UTC) or an RFC 3339 time "
-            "(2024-12-20T09:00:00+01:00)"
+            f"--from {text!r}: "
+            + (
+                reason
+                or "give a date (2024-12-20, midnight UTC) or an RFC 3339 time "
+                "(2024-12-20T09:00:00+01:00)"
+            )
         ) from None
 
 
@@ -182,11 +187,21 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     end = start + timedelta(days=args.days)
     workspace = Workspace.open(repo=args.repo, config_file=args.config)
     config = workspace.config
-    environment = names.environment(args.env, config.environment_names) if args.env else None
-    service = names.service(args.service, config.service_names) if args.service else None
+    environment = (
+        names.environment(args.env, config.environment_names) if args.env is not None else None
+    )
+    service = (
+        names.service(args.service, config.service_names) if args.service is not None else None
+    )
     notes = [n.unverified for n in (environment, service) if n and n.unverified]
+    inventory = workspace.load(repository=True)
+    notes += [
+        f"{why}: a freeze or change window it holds is not shown (and the gate stays closed "
+        "until it is fixed)"
+        for _, why in inventory.unreadable_windows()
+    ]
     entries = _entries(
-        workspace.load(repository=True).valid,
+        inventory.valid,
         config,
         (min(start, now), end),
         environment.value if environment else None,

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, now: datetime) -> int:
-    from engine.judging.gate import DeployTarget, open_gate, target_names
+    from engine.judging.deploy import DeployTarget, target_names
+    from engine.judging.gate import open_gate
     from engine.judging.judge import Judge
 
     workspace = common.workspace(args)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from engine.documents.loader import LoadedFile, load_file
 from engine.documents.model import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding
+from engine.globs import match_path
 from engine.paths import display_path, inner_folder
 
 CONFIG_FILE: Final = "changegate.yaml"
@@ -55,6 +56,28 @@ DEFAULTS: Final[dict[str, Any]] = {
 }
 
 
+class Selection(NamedTuple):
+    """Which files are governed documents: ``include`` unless ``exclude``, and ``always``
+    whatever ``exclude`` says (paths from changegate's root)."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    always: tuple[str, ...] = ()
+
+    def governs(self, relative: str) -> bool:
+        if any(match_path(p, relative) for p in self.always):
+            return True
+        return any(match_path(p, relative) for p in self.include) and not any(
+            match_path(p, relative) for p in self.exclude
+        )
+
+    def excludes(self, relative: str) -> bool:
+        """Whether ``exclude`` removes ``relative`` (never one of the ``always`` files)."""
+        return any(match_path(p, relative) for p in self.exclude) and not any(
+            match_path(p, relative) for p in self.always
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     """The effective settings. ``spec`` is what CEL policies see as ``config``."""
@@ -68,10 +91,18 @@ class Config:
         """The governed files: ``documents.include``, and always the config file and the
         repository's policy folders (changing them changes the gate)."""
         patterns = list(self.spec["documents"]["include"])
-        for pattern in (CONFIG_FILE, *(f"{f}/**.{{yaml,yml}}" for f in self.policy_folders)):
-            if pattern not in patterns:
-                patterns.append(pattern)
+        patterns += [p for p in self.always if p not in patterns]
         return patterns
+
+    @property
+    def always(self) -> list[str]:
+        """What is governed whatever ``documents.exclude`` says: the config file and the
+        repository's policy folders."""
+        return [CONFIG_FILE, *(f"{f}/**.{{yaml,yml}}" for f in self.policy_folders)]
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(tuple(self.include), tuple(self.exclude), tuple(self.always))
 
     @property
     def policy_folders(self) -> list[str]:

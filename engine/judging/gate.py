@@ -19,33 +19,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Final, NamedTuple
+from pathlib import Path
+from typing import Any
 
 from engine import rules
-from engine.documents.config import Config
 from engine.documents.fields import ChangeRequestFields, ReleasePlanFields
-from engine.documents.model import Document
+from engine.documents.model import Document, file_finding
 from engine.findings import Finding, Outcome, Severity
+from engine.judging.deploy import (
+    DEPLOYABLE,
+    NAMED,
+    DeployTarget,
+    scheduled_changes,
+    targets,
+    unmet,
+)
 from engine.judging.judge import Judge, Outcomes
-from engine.request.names import Name, same_environment
-from engine.request.names import environment as environment_name
-from engine.request.names import service as service_name
 from engine.time import schedules
 from engine.time.calendar import Calendar, missing_approvals
 from engine.time.instants import format_instant
 from engine.time.windows import Occurrence, Target, WindowError
-
-ACTIVE: Final = frozenset({"planned", "in-progress"})
-
-
-class DeployTarget(NamedTuple):
-    """What a deploy asks for: a service to an environment (names resolved by
-    :func:`target_names`), and the version and change request it carries, if any."""
-
-    environment: str
-    service: str
-    version: str | None = None
-    change: str | None = None
 
 
 @dataclass
@@ -63,47 +56,10 @@ class Gate:
         return asdict(self)
 
 
-def target_names(config: Config, environment: str, service: str) -> tuple[Name, Name]:
-    """``--env`` and ``--service`` checked against the config (a UsageError if unknown)."""
-    return (
-        environment_name(environment, config.environment_names),
-        service_name(service, config.service_names),
-    )
-
-
-def requirement(config: Config, environment: str) -> str:
-    """What a deploy to ``environment`` must carry: its ``requires``, else by ``protected``."""
-    for entry in config.spec["environments"]:
-        if same_environment(str(entry["name"]), environment):
-            default = "change-or-release" if entry.get("protected") else "none"
-            return str(entry.get("requires", default))
-    return "none"
-
-
 def _covers(judge: Judge, document: Document, moment: datetime) -> bool:
     """Whether the change's schedule covers ``moment``."""
     schedule = ChangeRequestFields(document.spec).schedule
     return schedules.covers(schedule, judge.config.timezone, moment)
-
-
-def _targets(document: Document, environment: str, service: str) -> bool:
-    change = ChangeRequestFields(document.spec)
-    return same_environment(change.environment, environment) and service in change.services
-
-
-def scheduled_changes(
-    documents: Sequence[Document], config: Config, now: datetime, deploy: DeployTarget
-) -> list[Document]:
-    """The planned or running change requests for the deploy's service and environment whose
-    schedule covers now."""
-    return [
-        d
-        for d in documents
-        if d.kind == "ChangeRequest"
-        and _targets(d, deploy.environment, deploy.service)
-        and ChangeRequestFields(d.spec).status in ACTIVE
-        and schedules.covers(ChangeRequestFields(d.spec).schedule, config.timezone, now)
-    ]
 
 
 class _Run:
@@ -115,12 +71,21 @@ class _Run:
         self.findings: list[Finding] = []
 
     def close(
-        self, rule: str, message: str, document: Document | None = None, **where: Any
+        self,
+        rule: str,
+        message: str,
+        document: Document | None = None,
+        *,
+        path: Path | None = None,
+        **where: Any,
     ) -> None:
         self.gate.allowed = False
         self.gate.reasons.append(message)
         if document is not None:
             self.findings.append(document.finding(rule, message, **where))
+            return
+        if path is not None:
+            self.findings.append(file_finding(path, 1, 1, message, rule=rule))
             return
         config = self.judge.config.document
         if config is not None and rule == rules.PROTECTED:
@@ -139,16 +104,15 @@ class _Run:
         )
 
     def unreadable_windows(self) -> None:
-        inventory = self.judge.inventory
-        valid = {id(d) for d in inventory.valid}
-        for document in inventory.documents:
-            if document.kind in {"FreezeWindow", "ChangeWindow"} and id(document) not in valid:
-                self.close(
-                    rules.WINDOWS_UNREADABLE,
-                    f"{document.kind} {document.name or '?'} is invalid, so changegate cannot "
-                    "tell whether it applies: fix it (changegate validate)",
-                    document,
-                )
+        """Close for every window that is invalid and every file that cannot be read: it may
+        hold the freeze that applies."""
+        for path, why in self.judge.inventory.unreadable_windows():
+            self.close(
+                rules.WINDOWS_UNREADABLE,
+                f"{why}, so changegate cannot tell whether it holds a freeze or change window "
+                "that applies: fix it (changegate validate)",
+                path=path,
+            )
 
     def plans(self) -> list[Document]:
         gate = self.gate
@@ -167,7 +131,16 @@ class _Run:
                 f"no release plan for {gate.service} {gate.version} in the repository: add one "
                 f"(changegate new ReleasePlan {gate.service}-v{gate.version})",
             )
-        return plans
+        for plan in plans:
+            status = ReleasePlanFields(plan.spec).status
+            if status not in DEPLOYABLE:
+                self.close(
+                    rules.NO_RELEASE,
+                    f"release plan {plan.name} is {status}: a {status} release does not deploy",
+                    plan,
+                    field=("spec", "status"),
+                )
+        return [p for p in plans if ReleasePlanFields(p.spec).status in DEPLOYABLE]
 
     def changes(self) -> list[Document]:
         gate, judge = self.gate, self.judge
@@ -193,13 +166,21 @@ class _Run:
             )
         for document in found:
             spec = document.spec
-            if not _targets(document, gate.environment, gate.service):
+            if not targets(document, gate.environment, gate.service):
                 self.close(
                     rules.CHANGE,
                     f"{document.name} changes {', '.join(spec.get('services', ()))} in "
                     f"{spec.get('environment')}, not {gate.service} in {gate.environment}",
                     document,
                     field=("spec", "services"),
+                )
+            elif ChangeRequestFields(spec).status not in NAMED:
+                status = ChangeRequestFields(spec).status
+                self.close(
+                    rules.CHANGE,
+                    f"{document.name} is {status}: a {status} change request carries no deploy",
+                    document,
+                    field=("spec", "status"),
                 )
             elif not _covers(judge, document, judge.now):
                 self.close(
@@ -249,12 +230,18 @@ class _Run:
                 )
                 continue
             roles = ", ".join(str(r["role"]) for r in window.exceptions) or "its exception roles"
+            vetoed = [
+                f"{who} (role {r['role']})"
+                for r in window.exceptions
+                for who in self.judge.approvals.vetoing(str(r["role"]))
+            ]
             self.close(
                 rules.FROZEN,
                 f"frozen by soft freeze {window.name}"
                 + (f" ({window.reason})" if window.reason else "")
                 + f" until {until}: a change request scheduled now with spec.freezeException "
-                f"for {window.name} and approval from {roles} may deploy",
+                f"for {window.name} and approval from {roles} may deploy"
+                + (f"; changes requested by {', '.join(vetoed)} block it" if vetoed else ""),
                 window.document,
                 field=("metadata", "name"),
             )
@@ -276,6 +263,14 @@ class _Run:
             field=("metadata", "name"),
         )
 
+    def protected(self, approved: list[Document], passing_plans: list[Document]) -> None:
+        deploy = DeployTarget(
+            self.gate.environment, self.gate.service, self.gate.version, self.gate.change
+        )
+        missing = unmet(self.judge.config, deploy, bool(approved), bool(passing_plans))
+        if missing is not None:
+            self.close(rules.PROTECTED, missing)
+
     def windows(self, approved: list[Document], target: Target) -> list[Occurrence]:
         """Close for the freezes and change windows of now; the freezes that apply. A window
         that cannot be evaluated at this instant closes the gate too."""
@@ -292,36 +287,6 @@ class _Run:
             )
             return []
         return freezes
-
-    def protected(self, approved: list[Document], passing_plans: list[Document]) -> None:
-        gate = self.gate
-        needs = requirement(self.judge.config, gate.environment)
-        has_change, has_release = bool(approved), bool(passing_plans)
-        met = {
-            "none": True,
-            "change-or-release": has_change or has_release,
-            "change": has_change,
-            "release": has_release,
-            "change-and-release": has_change and has_release,
-        }[needs]
-        if met:
-            return
-        change = (
-            f"an approved change request scheduled now (--change, or one scheduled for "
-            f"{gate.service} in {gate.environment})"
-        )
-        release = "the release plan of the version deployed (--version) passing its deploy checks"
-        wanted = {
-            "change-or-release": f"{change} or {release}",
-            "change": change,
-            "release": release,
-            "change-and-release": f"{change} and {release}",
-        }[needs]
-        self.close(
-            rules.PROTECTED,
-            f"{gate.environment} is a protected environment (requires: {needs}): a deploy needs "
-            f"{wanted}",
-        )
 
 
 def _until(occurrence: Occurrence, reopens: datetime | None) -> str:
@@ -354,7 +319,13 @@ def open_gate(judge: Judge, deploy: DeployTarget, notes: Sequence[str] = ()) -> 
         if finding.denies:
             gate.allowed = False
             gate.reasons.append(f"{finding.kind} {finding.name}: {finding.message}")
-    approved = [d for d in changes if (d.kind, d.name) not in denied and _covers(judge, d, now)]
+    approved = [
+        d
+        for d in changes
+        if (d.kind, d.name) not in denied
+        and ChangeRequestFields(d.spec).status in NAMED
+        and _covers(judge, d, now)
+    ]
     passing_plans = [d for d in plans if (d.kind, d.name) not in denied]
     change_type = ChangeRequestFields(changes[0].spec).type if len(changes) == 1 else None
     target = Target(deploy.environment, (deploy.service,), change_type)

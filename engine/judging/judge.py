@@ -153,6 +153,7 @@ class Judge:
             context=self.context,
             approvals=self.approvals,
             changed=changed,
+            unreadable=[why for _, why in self.inventory.unreadable_windows()],
         )
 
     @cached_property

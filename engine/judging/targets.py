@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine import rules
 from engine.documents.loader import load_bytes
@@ -22,7 +22,7 @@ from engine.paths import absolute, display_path, git_top
 from engine.request.context import RequestContext
 from engine.workspace.inventory import Inventory, Workspace
 
-PULL_EVENTS = frozenset({"pull_request", "merge"})
+PULL_EVENTS: Final = frozenset({"pull_request", "merge"})
 
 
 def identity(document: Document) -> tuple[str, str]:
@@ -203,11 +203,41 @@ class Targets:
             if self.base_revision is None:
                 if not path.exists() and not path.is_symlink():
                     findings.append(_unknown_base(path))
+                elif _may_hide(inventory, path) and not any(
+                    f.rule == rules.UNKNOWN_BASE for f in findings
+                ):
+                    findings.append(_no_base(path))
                 continue
             for old in self.base_documents(git_path):
                 if old.name is not None and identity(old) not in present:
                     documents.append(replace(old, path=path, deleted=True))
         return documents, findings
+
+
+# kinds whose removal, or whose addition told from a change, the rules judge
+_GOVERNING: Final = frozenset({"Policy", "Waiver", "Config", "FreezeWindow", "ChangeWindow"})
+
+
+def _may_hide(inventory: Inventory, path: Path) -> bool:
+    """Whether a changed file, as it is now, may hide what a base would show: it holds rules
+    or windows, or several documents (one of them may have been removed)."""
+    held = [d for d in inventory.documents if absolute(d.path) == absolute(path)]
+    return len(held) != 1 or any(d.kind in _GOVERNING for d in held)
+
+
+def _no_base(path: Path) -> Finding:
+    return Finding(
+        rule=rules.UNKNOWN_BASE,
+        severity=Severity.WARN,
+        outcome=Outcome.FAIL,
+        message="there is no base revision to compare the pull request with (its "
+        "pullRequest.baseSha is missing or not in this clone): documents it removed from files "
+        "it still has cannot be seen, and what it adds is judged as a change; pass "
+        "--policies-from BASE in a clone that holds it",
+        path=path,
+        line=1,
+        column=1,
+    )
 
 
 def _unknown_base(path: Path) -> Finding:

@@ -37,6 +37,9 @@ CEL_VARIABLES: Final = {
     "checks": cel.CelType.MAP,
     "config": cel.CelType.MAP,
     "variables": cel.CelType.MAP,
+    # what the pull request does to the document: create, update, delete, or unknown (no base
+    # revision to compare with); '' where no event changes documents
+    "operation": cel.CelType.STRING,
 }
 
 
@@ -144,11 +147,14 @@ class Evaluator:
             "variables": {},
             "oldObject": None,
             "docs": {},
+            "operation": "",
         }
         if document.deleted:
             values["oldObject"] = document.body
         elif any(p.uses_old for p in policies):
             values["oldObject"] = self._old_object(document)
+        if any(p.uses_operation for p in policies):
+            values["operation"] = self._operation(document)
         if any(p.uses_docs for p in policies):
             values["docs"] = self._docs_value()
         base = self.backend.bind(values)

@@ -69,13 +69,17 @@ class Library:
         context: RequestContext,
         approvals: ApprovalSet,
         changed: frozenset[tuple[str, str]] | None,
+        unreadable: Sequence[str] = (),
     ) -> None:
+        """``unreadable`` says why windows may be missing from ``documents`` (a file that
+        cannot be read, an invalid window): a question about time then cannot be answered."""
         self.now = now
         self.config = config
         self.documents = documents
         self.context = context
         self.approvals = approvals
         self.changed = changed  # (kind, name) of documents the pull request changes
+        self.unreadable = tuple(unreadable)
 
     # --- indexes, built on first use -------------------------------------------------------
 
@@ -271,7 +275,7 @@ class Library:
         # the pull request, as change-approvals leaves them.
         approvals = None if self.context.event == "local" else self.approvals
         conflicts = self.calendar.conflicts(start, end, target, passes=passes, approvals=approvals)
-        return [c.message for c in conflicts]
+        return [c.message for c in conflicts] + self._unknown()
 
     def fn_release_freeze_conflicts(self, name: str) -> list[str]:
         """Why the deployment window of the release plan of that name is frozen or closed."""
@@ -284,13 +288,30 @@ class Library:
         start, end = schedules.interval(window, self.config.timezone)
         target = Target(plan.environment, plan.services, None)
         conflicts = self.calendar.conflicts(start, end, target, passes=set())
-        return [c.message for c in conflicts]
+        return [c.message for c in conflicts] + self._unknown()
+
+    def _unknown(self) -> list[str]:
+        """Why a schedule cannot be checked against every window (fail closed)."""
+        return [
+            f"cannot be checked against every freeze and change window: {why}; fix it "
+            "(changegate validate)"
+            for why in self.unreadable
+        ]
+
+    def _known(self) -> None:
+        if self.unreadable:
+            raise ValueError(
+                f"{self.unreadable[0]}, so no answer about freezes and change windows can be "
+                "given: fix it (changegate validate)"
+            )
 
     def fn_active_freezes(self, environment: str, service: str, moment: datetime) -> list[str]:
+        self._known()
         freezes, _ = self.calendar.active(moment, Target(environment, (service,), None))
         return sorted({o.window.name for o in freezes})
 
     def fn_change_window_open(self, environment: str, service: str, moment: datetime) -> bool:
+        self._known()
         target = Target(environment, (service,), None)
         _, allowed = self.calendar.matching(target)
         return not allowed or bool(self.calendar.active(moment, target)[1])

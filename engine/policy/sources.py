@@ -204,14 +204,17 @@ def load_sources(
                     sources.waivers.append(document)
                     continue
                 policy = policy_from(document, origin, zone_name)
-                if policy.name in seen:
-                    first = seen[policy.name]
+                key = policy.name.casefold()  # one policy per name, whatever its case
+                if key in seen:
+                    first = seen[key]
+                    spelled = f" and {first.name!r}" if first.name != policy.name else ""
                     raise ConfigError(
-                        f"two policies are named {policy.name!r}: "
+                        f"two policies are named {policy.name!r}{spelled} (names are compared "
+                        "whatever their case): "
                         f"{display_path(first.document.path)} and "
                         f"{display_path(document.path)}; rename one"
                     )
-                seen[policy.name] = policy
+                seen[key] = policy
                 sources.policies.append(policy)
     if problems:
         lines = [
@@ -247,6 +250,13 @@ def folder_reader(root: Path, boundary: Path) -> Callable[[str], list[LoadedFile
         files = []
         for current, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in dirs:
+                if Path(current, name).is_symlink():
+                    raise ConfigError(
+                        f"{display_path(Path(current, name))} is a symbolic link to a folder: "
+                        "changegate reads no policy through it (the policies behind it would "
+                        "silently not apply); commit the files themselves"
+                    )
             for name in sorted(names):
                 path = Path(current, name)
                 if not name.endswith((".yaml", ".yml")):
@@ -285,6 +295,7 @@ class CompiledPolicy:
     programs: dict[FieldPath, Any]  # field of the expression -> compiled program
     uses_docs: bool
     uses_old: bool
+    uses_operation: bool = False
 
 
 def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[CompiledPolicy]:
@@ -300,7 +311,13 @@ def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[Compi
             else:
                 programs[path] = program
         compiled.append(
-            CompiledPolicy(policy, programs, policy.uses("docs"), policy.uses("oldObject"))
+            CompiledPolicy(
+                policy,
+                programs,
+                policy.uses("docs"),
+                policy.uses("oldObject"),
+                policy.uses("operation"),
+            )
         )
     if errors:
         raise ConfigError("CEL that does not compile:\n" + "\n".join(errors))

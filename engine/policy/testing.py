@@ -241,6 +241,7 @@ def _judge(
         now=now,
         backend=backend,
         old_object=lambda document: before if document is subject else None,
+        operation=lambda document: _operation(document, before),
     )
     run.backend = evaluator.backend.name
     findings, records = evaluator.evaluate([subject], changed=lambda _: False)
@@ -285,3 +286,11 @@ def _compare(
                 f"{rule}: the message should contain {words!r}, it is "
                 f"{messages.get(rule, '(no finding)')!r}"
             )
+
+
+def _operation(document: Document, before: Any) -> str:
+    """What the case's pull request does to its subject: deletes it, or updates what was
+    ``previous``, or creates it."""
+    if document.deleted:
+        return "delete"
+    return "update" if before is not None else "create"

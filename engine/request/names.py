@@ -27,17 +27,30 @@ class Name(NamedTuple):
 
 
 def same_environment(a: str, b: str) -> bool:
-    """Environment names compare as GitHub compares them: case-insensitively."""
-    return a.casefold() == b.casefold()
+    """Environment names compare as GitHub compares them: case-insensitively, and only in the
+    ASCII letters (no Unicode folding makes ``ſtaging`` the environment ``staging``)."""
+    return fold(a) == fold(b)
+
+
+def fold(name: str) -> str:
+    """A name with its ASCII capitals lowered, nothing else."""
+    return name.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _hint(text: str, known: Sequence[str]) -> str:
     """A "did you mean" for a typo or an abbreviation (``prod``), else the list of names."""
-    folded = text.casefold()
-    starts = [name for name in known if name.casefold().startswith(folded)]
+    folded = fold(text)
+    starts = [name for name in known if fold(name).startswith(folded)]
     if len(starts) == 1:
         return f": did you mean {starts[0]!r}?"
     return did_you_mean(text, known) or f" (it lists {', '.join(known)})"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _shape(text: str, flag: str, what: str) -> None:
@@ -45,8 +58,8 @@ def _shape(text: str, flag: str, what: str) -> None:
         raise UsageError(f"{flag} {text!r}: give the {what}'s name, without surrounding spaces")
     if _GLOB & set(text):
         raise UsageError(
-            f"{flag} {text!r} is a pattern, not a {what} name: name the one {what} being "
-            "deployed (patterns belong in freeze and change window scopes)"
+            f"{flag} {text!r} is a pattern, not {_article(what)} {what} name: name the one "
+            f"{what} being deployed (patterns belong in freeze and change window scopes)"
         )
 
 

@@ -14,6 +14,7 @@ _ISO: Final = re.compile(
     r"P(?=[0-9T])(?:([0-9]+)W)?(?:([0-9]+)D)?(?:T(?=[0-9])(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?\Z"
 )
 _BUSINESS: Final = re.compile(r"([0-9]+)bd\Z")
+_LONGEST: Final = 3_660 * 86_400  # seconds: ten years, far inside what datetimes can hold
 
 
 class LeadTime(NamedTuple):
@@ -24,20 +25,27 @@ class LeadTime(NamedTuple):
 
 
 def parse_duration(text: str) -> timedelta:
-    """Elapsed time; raises ValueError with a message that shows the accepted forms."""
+    """Elapsed time, at most ten years; raises ValueError with a message that shows the
+    accepted forms (or the limit)."""
     if _SHORT.match(text):
-        return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in _PART.findall(text)))
-    iso = _ISO.match(text)
-    if iso:
-        weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in iso.groups())
-        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    raise ValueError(f"{text!r} is not a duration: write it like 90m, 1h30m, 5d or PT2H")
+        seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
+    elif iso := _ISO.match(text):
+        weeks, days, hours, minutes, whole = (int(g) if g else 0 for g in iso.groups())
+        seconds = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + whole
+    else:
+        raise ValueError(f"{text!r} is not a duration: write it like 90m, 1h30m, 5d or PT2H")
+    if seconds > _LONGEST:
+        raise ValueError(f"{text!r} is longer than ten years: no window, schedule or lead time is")
+    return timedelta(seconds=seconds)
 
 
 def parse_lead_time(text: str) -> LeadTime:
     business = _BUSINESS.match(text)
     if business:
-        return LeadTime(timedelta(0), int(business.group(1)))
+        days = int(business.group(1))
+        if days > _LONGEST // 86_400:
+            raise ValueError(f"{text!r} is longer than ten years: no lead time is")
+        return LeadTime(timedelta(0), days)
     return LeadTime(parse_duration(text))
 
 

@@ -7,6 +7,7 @@ zone the document (or the config) names.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Final
 
@@ -38,13 +39,24 @@ def has_offset(text: str) -> bool:
     return text.endswith(("Z", "z")) or (len(text) > 19 and text[-6] in "+-")
 
 
+_RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?\Z"
+)
+
+
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 instant (with Z or an offset), returned in UTC."""
+    """An RFC 3339 instant (with Z or an offset), returned in UTC; the year is checked as
+    written and in UTC (an offset cannot carry an instant out of range)."""
+    if not _RFC3339.match(text):
+        raise ValueError(f"{text!r} is not an RFC 3339 time: write it like 2024-01-25T10:00:00Z")
     value = datetime.fromisoformat(text.replace("z", "Z"))
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no offset: write it like 2024-01-25T10:00:00Z")
     in_range(value.year, text)
-    return value.astimezone(UTC)
+    utc = value.astimezone(UTC)
+    in_range(utc.year, text)
+    return utc
 
 
 def parse_local(text: str) -> datetime:
@@ -60,10 +72,14 @@ def parse_datetime(text: str, zone_name: str) -> datetime:
     """A date-time, or a date meaning its midnight, with or without offset; naive values are
     wall-clock time in ``zone_name``. Returned in UTC."""
     if "T" not in text:
-        return datetime.combine(parse_date(text), time(0), tzinfo=zone(zone_name)).astimezone(UTC)
-    if has_offset(text):
+        local = datetime.combine(parse_date(text), time(0), tzinfo=zone(zone_name))
+    elif has_offset(text):
         return parse_instant(text)
-    return parse_local(text).replace(tzinfo=zone(zone_name)).astimezone(UTC)
+    else:
+        local = parse_local(text).replace(tzinfo=zone(zone_name))
+    utc = local.astimezone(UTC)
+    in_range(utc.year, text)
+    return utc
 
 
 def format_instant(value: datetime) -> str:

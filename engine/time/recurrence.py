@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from engine.documents.model import Document
 from engine.time.durations import parse_duration
+from engine.time.instants import in_range
 from engine.time.windows import SPAN_YEARS, Window, WindowError
 from engine.time.zones import zone
 
@@ -67,7 +68,14 @@ def _one_rule(rrule_text: str) -> str:
             "recurrence.rrule holds one RRULE value (FREQ=...); set the first day in "
             "recurrence.from"
         )
-    frequency = dict(p.split("=", 1) for p in upper.split(";") if "=" in p).get("FREQ")
+    for part in (p for p in upper.split(";") if p):
+        name, equals, value = part.partition("=")
+        if not equals or not name or not value:
+            raise WindowError(
+                f"recurrence.rrule part {part!r} is not NAME=VALUE: write it like "
+                "FREQ=WEEKLY;BYDAY=FR"
+            )
+    frequency = dict(p.split("=", 1) for p in upper.split(";") if p).get("FREQ")
     if frequency not in _FREQUENCIES:
         raise WindowError(
             f"recurrence.rrule FREQ must be one of {', '.join(_FREQUENCIES)} (got {frequency}): "
@@ -96,13 +104,15 @@ def _rule(window: Window, text: str, recurrence: dict[str, Any], start_time: tim
         date(min(first_day.year + SPAN_YEARS, 9999), 12, 31), time.max
     )
     try:
+        fields = {p.split("=", 1)[0].upper(): p.split("=", 1)[1] for p in kept}
+        if int(fields.get("INTERVAL", "1")) < 1:
+            raise ValueError(f"INTERVAL={fields['INTERVAL']} is not a positive interval")
         rule = rrulestr(";".join(kept), dtstart=dtstart)
         if not isinstance(rule, rrule):
             raise ValueError("one rule, not a set")
         window.rule = rule.replace(until=window.horizon)
         window.first = dtstart
         window.barren = _barren(";".join(kept), dtstart)
-        fields = {p.split("=", 1)[0].upper(): p.split("=", 1)[1] for p in kept}
         if "COUNT" not in limits and int(fields.get("INTERVAL", "1")) == 1:
             window.resume = functools.partial(
                 _resumed, ";".join(kept + _implicit(kept, dtstart)), window.horizon
@@ -113,7 +123,7 @@ def _rule(window: Window, text: str, recurrence: dict[str, Any], start_time: tim
                 raise ValueError(f"COUNT={limits['COUNT']} is not a number of occurrences")
         if "UNTIL" in limits:
             window.until = _until(limits["UNTIL"])
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, ArithmeticError) as error:
         raise WindowError(f"recurrence.rrule is not a valid RFC 5545 rule: {error}") from None
 
 
@@ -189,10 +199,13 @@ def _resumed(rule: str, horizon: datetime, start: datetime) -> Any:
 def _until(text: str) -> datetime:
     """RRULE UNTIL in local time: a date means through that day, a date-time that instant."""
     if len(text) == 8:
-        return datetime.combine(date.fromisoformat(text), time.max)
-    if len(text) != 15 or text[8] != "T":
+        until = datetime.combine(date.fromisoformat(text), time.max)
+    elif len(text) == 15 and text[8] == "T":
+        until = datetime.fromisoformat(text)
+    else:
         raise ValueError(f"UNTIL={text} is neither a date (YYYYMMDD) nor a local date-time")
-    return datetime.fromisoformat(text)
+    in_range(until.year, f"UNTIL={text}")
+    return until
 
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -247,6 +247,11 @@ def _trail(trail: Trail, names: dict[str, str]) -> tuple[list[Row], list[Flag]]:
     for commit in trail.commits:
         if commit.changes:
             walk.commit(commit)
+        elif commit.sha in trail.unreadable:  # a note where no governed file changed
+            reason, moment = trail.unreadable[commit.sha], commit.committed
+            walk.flags.append(
+                Flag(rules.UNREADABLE, commit.sha, "decision record", None, reason, moment)
+            )
     return walk.rows, walk.flags
 
 

@@ -251,9 +251,10 @@ def parse_period(
             return None
         try:
             return parse_datetime(text, zone)
-        except ValueError:
+        except ValueError as error:
+            reason = str(error) if "outside the years" in str(error) else ""
             raise ValueError(
-                f"{flag} {text!r}: give a date (2024-01-01) or an RFC 3339 time"
+                f"{flag} {text!r}: " + (reason or "give a date (2024-01-01) or an RFC 3339 time")
             ) from None
 
     start, end = read(flags[0], since), read(flags[1], until)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -223,6 +224,8 @@ def problem(record: Any, *, edited: bool = True) -> str | None:
             return f"approvals[{index}].roles is not a list of strings"
     pr = record.get("pullRequest")
     if isinstance(pr, dict):
+        if (shape := _pull_request_problem(pr)) is not None:
+            return shape
         times.append(("pullRequest.createdAt", pr.get("createdAt")))
     for name, value in times:
         if value is None and name != "at":
@@ -255,6 +258,25 @@ def loads(data: bytes) -> tuple[Any, str | None]:
         return None, "it is JSON nested too deeply to be a decision record"
     except ValueError:
         return None, "it is not JSON"
+
+
+_SHA: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _pull_request_problem(pr: dict[str, Any]) -> str | None:
+    """The pull request a record names, as the audit reads it: a number that is a number,
+    and commits that are whole SHAs (a prefix would match more than one)."""
+    number = pr.get("number")
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+        return f"pullRequest.number is not a number: {number!r}"
+    for name in ("headSha", "baseSha"):
+        sha = pr.get(name)
+        if sha is not None and not (isinstance(sha, str) and _SHA.fullmatch(sha)):
+            return f"pullRequest.{name} is not a commit SHA: {sha!r}"
+    for name in ("author",):
+        if pr.get(name) is not None and not isinstance(pr[name], str):
+            return f"pullRequest.{name} is not a string"
+    return None
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from engine.documents.config import CONFIG_FILE
+from engine.documents.config import CONFIG_FILE, Selection
 from engine.errors import UsageError
-from engine.globs import literal_prefix, match_path
+from engine.globs import literal_prefix
 from engine.paths import absolute, real
 
 YAML_SUFFIXES: Final = (".yaml", ".yml")
@@ -56,31 +56,19 @@ def relative_posix(path: Path, root: Path) -> str | None:
         return None
 
 
-def discover(
-    root: Path, include: Sequence[str], exclude: Sequence[str], paths: Sequence[Path]
-) -> list[Path]:
+def discover(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Path]:
     """Files to load, sorted. Explicit files are taken as given; explicit folders are walked
-    for YAML files; with no paths, the include globs select from the repository."""
-    found: set[Path] = set()
+    for YAML files; with no paths, the selection's globs choose from the repository. A link
+    to a folder where documents are looked for is listed itself, to be refused, never walked."""
     if paths:
-        for path in paths:
-            if not path.exists() and not path.is_symlink():
-                raise UsageError(f"{path}: no such file or directory")
-            if path.is_dir():
-                walked = [
-                    file
-                    for file, relative in _walk(path, relative_posix(path / "x", root))
-                    if (file.name.endswith(YAML_SUFFIXES) or _linked_folder(file))
-                    and not (exclude and relative and _matches(exclude, relative))
-                ]
-                if not walked:
-                    raise UsageError(f"{path}: no YAML files (*.yaml, *.yml) in this folder")
-                found.update(walked)
-            else:
-                found.add(path)
-        return sorted(found, key=str)
-    for start in sorted({literal_prefix(p) for p in include}):
+        return _named(root, selection, paths)
+    found: set[Path] = set()
+    for start in sorted({literal_prefix(p) for p in (*selection.include, *selection.always)}):
         base = root / start
+        linked = _linked_step(root, start)
+        if linked is not None:
+            found.add(linked)
+            continue
         candidates: list[tuple[Path, str | None]]
         if base.is_file():
             candidates = [(base, start)]
@@ -89,21 +77,49 @@ def discover(
         else:
             continue
         for file, relative in candidates:
-            if relative is None or (exclude and _matches(exclude, relative)):
+            if relative is None or selection.excludes(relative):
                 continue
-            if _matches(include, relative) or (
-                _linked_folder(file) and _matches(include, f"{relative}/x.yaml")
+            if selection.governs(relative) or (
+                _linked_folder(file) and selection.governs(f"{relative}/x.yaml")
             ):
-                found.add(file)  # a linked folder where documents are looked for is refused
+                found.add(file)
     return sorted(found, key=str)
+
+
+def _named(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Path]:
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"{path}: no such file or directory")
+        if path.is_symlink() and path.is_dir():
+            found.add(path)  # refused as a link to a folder, not walked
+        elif path.is_dir():
+            walked = [
+                file
+                for file, relative in _walk(path, relative_posix(path / "x", root))
+                if (file.name.endswith(YAML_SUFFIXES) or _linked_folder(file))
+                and not (relative and selection.excludes(relative))
+            ]
+            if not walked:
+                raise UsageError(f"{path}: no YAML files (*.yaml, *.yml) in this folder")
+            found.update(walked)
+        else:
+            found.add(path)
+    return sorted(found, key=str)
+
+
+def _linked_step(root: Path, start: str) -> Path | None:
+    """The first folder on the way from ``root`` to ``start`` that is a symbolic link."""
+    current = root
+    for part in [p for p in start.split("/") if p][: -1 if not start.endswith("/") else None]:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
 
 
 def _linked_folder(path: Path) -> bool:
     return path.is_symlink() and path.is_dir()
-
-
-def _matches(patterns: Sequence[str], relative: str) -> bool:
-    return any(match_path(pattern, relative) for pattern in patterns)
 
 
 def _walk(folder: Path, relative: str | None) -> Iterator[tuple[Path, str | None]]:

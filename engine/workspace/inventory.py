@@ -6,19 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine import rules
 from engine.documents.config import CONFIG_FILE, Config, config_from, defaults, load_config
 from engine.documents.loader import load_bytes, load_file
 from engine.documents.model import Document, duplicate_names, file_finding, identify
 from engine.documents.schemas import SchemaSet
-from engine.errors import UsageError
+from engine.errors import ConfigError, UsageError
 from engine.findings import Finding
-from engine.globs import match_path
-from engine.paths import absolute, escapes, git_top, real
+from engine.paths import absolute, display_path, escapes, git_top, real
 from engine.workspace import semantics
 from engine.workspace.discovery import discover, resolve_root
+
+# findings that leave a file (or the rest of it) unread: what it holds is unknown
+_UNREADABLE_RULES: Final = frozenset({rules.PARSE, rules.ENVELOPE, rules.OUTSIDE})
 
 
 def inventory_rules(documents: Sequence[Document]) -> set[str]:
@@ -44,6 +46,16 @@ def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Co
     return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check)
 
 
+def _inside(config: Path, root: Path) -> None:
+    """A config file that is a symbolic link out of the repository is not read: a pull request
+    could otherwise point it at a file off the runner and have its values quoted."""
+    if config.is_symlink() and escapes(config, git_top(root) or root):
+        raise ConfigError(
+            f"{config.name} leads outside the repository (through a symbolic link), so "
+            "changegate does not read it: commit the file itself"
+        )
+
+
 @dataclass(frozen=True)
 class Inventory:
     """What loading found. ``valid`` are the documents with no schema finding: only they
@@ -55,6 +67,22 @@ class Inventory:
     files: int
     rules: frozenset[str]
     named: frozenset[Path] = frozenset()  # files given as paths (when the repository is loaded too)
+
+    def unreadable_windows(self) -> list[tuple[Path, str]]:
+        """Where a freeze or change window may hide unread: files (or parts of files) that
+        could not be read as documents, and window documents that are invalid; each with why.
+        A decision about time cannot be made while any of them is unknown."""
+        found: dict[Path, str] = {}
+        for finding in self.findings:
+            if finding.denies and finding.rule in _UNREADABLE_RULES:
+                found.setdefault(finding.path, f"{display_path(finding.path)} cannot be read")
+        valid = {id(d) for d in self.valid}
+        for document in self.documents:
+            if document.kind in {"FreezeWindow", "ChangeWindow"} and id(document) not in valid:
+                found.setdefault(
+                    document.path, f"{document.kind} {document.name or '?'} is invalid"
+                )
+        return sorted(found.items(), key=lambda item: str(item[0]))
 
 
 @dataclass(frozen=True)
@@ -90,8 +118,10 @@ class Workspace:
         elif config_file is not None:
             if not config_file.is_file():
                 raise UsageError(f"--config {config_file}: no such file")
+            _inside(config_file, root)
             config = load_config(config_file, check)
-        elif (root / CONFIG_FILE).is_file():
+        elif (root / CONFIG_FILE).is_file() or (root / CONFIG_FILE).is_symlink():
+            _inside(root / CONFIG_FILE, root)
             config = load_config(root / CONFIG_FILE, check)
         else:
             config = defaults()
@@ -99,10 +129,7 @@ class Workspace:
 
     def governed(self, relative: str) -> bool:
         """Whether a path from the root is a governed document's (the config's globs)."""
-        config = self.config
-        return any(match_path(p, relative) for p in config.include) and not any(
-            match_path(p, relative) for p in config.exclude
-        )
+        return self.config.selection.governs(relative)
 
     def explicit(self, paths: Sequence[Path]) -> tuple[Path, ...]:
         """The paths that name something narrower than the repository: the root itself (as
@@ -112,15 +139,9 @@ class Workspace:
     def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Path]:
         """The files to load: the given paths, or the repository's documents, or both."""
         paths = self.explicit(paths)
-        found = {
-            absolute(p)
-            for p in discover(self.root, self.config.include, self.config.exclude, paths)
-        }
+        found = {absolute(p) for p in discover(self.root, self.config.selection, paths)}
         if repository and paths:
-            found.update(
-                absolute(p)
-                for p in discover(self.root, self.config.include, self.config.exclude, ())
-            )
+            found.update(absolute(p) for p in discover(self.root, self.config.selection, ()))
         if not found:
             raise UsageError(
                 f"no governed documents in {self.root} (looked for "
@@ -200,5 +221,5 @@ class Workspace:
 
     def named(self, paths: Sequence[Path]) -> list[Path]:
         """The files the given paths name, absolute."""
-        found = discover(self.root, self.config.include, self.config.exclude, paths)
+        found = discover(self.root, self.config.selection, paths)
         return [absolute(p) for p in found]

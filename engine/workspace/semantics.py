@@ -14,7 +14,9 @@ from engine.documents.model import Document, schema_rule
 from engine.documents.sourcemap import FieldPath, format_field
 from engine.findings import Finding, Severity
 from engine.globs import match_any
+from engine.paths import inner_folder
 from engine.suggest import did_you_mean
+from engine.time.durations import parse_lead_time
 from engine.time.instants import parse_date, parse_datetime
 from engine.time.zones import ZoneError, check_zone_name
 
@@ -71,6 +73,14 @@ _SERVICES: Final = {
     "Incident": ("spec.services.*",),
 }
 _SCOPES: Final = ("FreezeWindow", "ChangeWindow")
+_DURATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "ChangeRequest": ("spec.schedule.duration",),
+    "FreezeWindow": ("spec.recurrence.duration",),
+    "ChangeWindow": ("spec.recurrence.duration",),
+    "Config": (
+        "spec.changeTypes.*.leadTime", "spec.changeTypes.*.postReview.within",
+    ),
+}  # fmt: skip
 _DATE_SHAPE: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T|\Z)")
 
 
@@ -88,6 +98,8 @@ def values_at(data: Any, pattern: str) -> list[tuple[FieldPath, Any]]:
             if part == "*":
                 if value.__class__ is list:
                     step.extend(((*path, i), item) for i, item in enumerate(value))
+                elif value.__class__ is dict:
+                    step.extend(((*path, key), item) for key, item in value.items())
             elif value.__class__ is dict and part in value:
                 step.append(((*path, part), value[part]))
         if not step:
@@ -132,9 +144,65 @@ def check(document: Document, config: Config) -> list[Finding]:
                     )
                 )
     findings.extend(_catalog(document, config))
+    findings.extend(_durations(document))
     if document.kind in _SCOPES:
         findings.extend(_window(document, config))
+    if document.kind == "Config":
+        findings.extend(_config(document))
     return findings
+
+
+def _durations(document: Document) -> Iterator[Finding]:
+    """Durations that parse and stay within what a calendar can hold."""
+    rule = schema_rule(document.kind)
+    for pattern in _DURATIONS.get(document.kind, ()):
+        for path, value in values_at(document.body, pattern):
+            if isinstance(value, str):
+                try:
+                    parse_lead_time(value)
+                except ValueError as error:
+                    if "longer than" in str(error):  # the shape is the schema's business
+                        yield document.finding(rule, f"{_dotted(path)}: {error}", field=path)
+
+
+def _config(document: Document) -> Iterator[Finding]:
+    """Names listed once (environments whatever their case, as GitHub compares them), and
+    policy sources that are built-in packs or folders inside the repository."""
+    rule = schema_rule(document.kind)
+    for field, fold in (("environments", True), ("services", False)):
+        seen: dict[str, str] = {}
+        for path, value in values_at(document.body, f"spec.{field}.*.name"):
+            if not isinstance(value, str):
+                continue
+            key = value.casefold() if fold else value
+            if key in seen:
+                yield document.finding(
+                    rule,
+                    f"{field[:-1]} {value!r} is listed twice (as {seen[key]!r} before): list "
+                    "each once, with all its settings",
+                    field=path,
+                )
+            seen.setdefault(key, value)
+    for path, value in values_at(document.body, "spec.policies.*"):
+        if isinstance(value, str) and (problem := policy_source_problem(value)):
+            yield document.finding(rule, f"{_dotted(path)}: {problem}", field=path)
+
+
+def policy_source_problem(origin: str) -> str | None:
+    """Why a policy source is neither a built-in pack nor a folder of the repository."""
+    if origin.startswith("builtin:"):
+        return None
+    if ":" in origin.split("/", 1)[0]:
+        return (
+            f"{origin!r} is neither builtin:PACK nor a folder of the repository: policies "
+            "come from built-in packs and the repository's own folders"
+        )
+    if inner_folder(origin) is None:
+        return (
+            f"{origin!r} leaves the repository: a policy folder is a path from the "
+            "repository's root, such as ./policies"
+        )
+    return None
 
 
 def _window(document: Document, config: Config) -> Iterator[Finding]:
@@ -182,7 +250,10 @@ def _catalog(document: Document, config: Config) -> Iterator[Finding]:
         if document.kind in _SCOPES:
             field = "environments" if what == "environment" else "services"
             for path, value in values_at(body, f"spec.scope.{field}.*"):
-                if isinstance(value, str) and not any(match_any([value], n) for n in names):
+                fold = what == "environment"  # environment names compare as GitHub's do
+                if isinstance(value, str) and not any(
+                    match_any([value], n, fold=fold) for n in names
+                ):
                     yield document.finding(
                         rule,
                         f"scope pattern {value!r} matches no {what} in changegate.yaml"

@@ -371,12 +371,6 @@ def weaken_weekend(root: Path) -> None:
     path.write_text(path.read_text().replace("BYDAY=FR", "BYDAY=SU").replace("64h", "1m"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without a base revision (no baseSha, or not in a shallow clone) operation() is "
-    "'unknown' and oldObject null, so governance reads an edited freeze as 'adding a freeze', "
-    "which needs nobody: a weakened freeze passes with exit 0",
-)
 @pytest.mark.parametrize("base", [None, "1" * 40], ids=["no base", "base not in the clone"])
 def test_weakening_a_freeze_without_a_base_to_compare_is_not_an_addition(
     cli, tmp_path: Path, shop: Shop, base: str | None
@@ -407,12 +401,6 @@ def test_weakening_a_freeze_with_its_base_needs_a_window_owner(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a deletion inside a file that still exists is found only from the base; with no "
-    "base revision only *missing* files are changegate/unjudged-deletion, so removing a freeze "
-    "from a multi-document file passes with exit 0",
-)
 def test_a_hidden_deletion_without_a_base_is_not_a_silent_pass(
     cli, tmp_path: Path, git_repo: GitRepo
 ) -> None:
@@ -456,13 +444,6 @@ def test_policy_folders_are_governed_even_when_the_include_globs_forget_them(
     assert (code, failing(verdict)) == (1, [("governance/policy-change-approval", "waive-all")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'policy folders and changegate.yaml are always governed' does not survive "
-    "documents.exclude: Judge.governed() applies the exclude globs to them too, so a Waiver added "
-    "under an excluded policy sub-folder (read as a policy source all the same) or an edit of an "
-    "excluded changegate.yaml passes governance with exit 0",
-)
 @pytest.mark.parametrize(
     ("exclude", "path"),
     [("policies/tests/**", "policies/tests/waive.yaml"), ("changegate.yaml", "changegate.yaml")],
@@ -554,13 +535,6 @@ def test_a_change_into_a_readable_freeze_is_denied_at_pull_request_time(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: at pull-request time a freeze that cannot be read is only a warning "
-    "(changegate/invalid-elsewhere) and is left out of the calendar, so a change scheduled into "
-    "the period it covers passes change-freeze/no-freeze-conflict with exit 0; the gate treats "
-    "the same freeze as closing (gate/unreadable-window)",
-)
 @pytest.mark.parametrize("case", sorted(set(UNREADABLE) - {"readable"}))
 def test_a_change_into_an_unreadable_freeze_is_not_a_silent_pass(
     cli, tmp_path: Path, git_repo: GitRepo, case: str
@@ -737,12 +711,6 @@ def test_a_changed_file_outside_the_repository_is_a_context_error(
     ) in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a NUL byte in pullRequest.changedFiles is not refused by the context checks; "
-    "with a base revision the path reaches `git` as an argument and check dies with "
-    "'ValueError: embedded null byte' (exit 3)",
-)
 def test_a_nul_byte_in_a_changed_file_is_a_context_error(cli, tmp_path: Path, shop: Shop) -> None:
     head = shop.head()
     ctx = context(tmp_path / "c.json", ["changes/x\x00.yaml"], head, shop.base)
@@ -850,12 +818,6 @@ def test_a_freeze_taken_twice_closes_the_gate(cli, in_shop: Path) -> None:
     assert rules.count("gate/unreadable-window") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: policy names are compared exactly when sources are loaded (policy.load_sources "
-    "`seen`), so a repository Policy 'Change-Approvals' sits beside the built-in "
-    "'change-approvals' (exit 0) where the exact name is refused with exit 2",
-)
 def test_a_policy_may_not_take_a_builtin_name_in_another_case(cli, plain_shop: Path) -> None:
     write(
         plain_shop / "policies" / "mine.yaml",

@@ -145,7 +145,9 @@ def test_a_record_naming_a_head_the_repository_lacks_is_forged(
     note(copy, history.readme, resigned(forged))
     code, flags = audit(copy)
     assert code == 1
-    assert ("audit/forged-record", history.readme) in flags
+    # a prefix is not a commit SHA at all: the note is no record
+    flag = "audit/unreadable-record" if len(head) < 40 else "audit/forged-record"
+    assert (flag, history.readme) in flags
 
 
 def test_a_record_copied_without_changing_its_commit_is_unreadable(
@@ -170,13 +172,6 @@ def test_a_record_copied_without_new_digests_is_unreadable(history: History, cop
     assert ("audit/unreadable-record", history.merges[3]) in flags
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _forged compares pullRequest.number only when it is an int, and problem() does "
-    "not check its type: PR 1's record copied to PR 3's merge with number '1' (or 1.0) is "
-    "neither audit/forged-record nor audit/unreadable-record, and it even clears the "
-    "edited-after-approval flag of that merge (audit exits 0)",
-)
 @pytest.mark.parametrize("number", ["1", 1.0, [1]], ids=["string", "float", "list"])
 def test_a_copied_record_with_a_respelled_number_is_not_a_silent_pass(
     history: History, copy: Path, number: Any
@@ -316,15 +311,14 @@ def test_a_period_that_cannot_be_computed_with_is_a_usage_error(
         code, out = run("--repo", history.root, command, "--at", AUDIT_AT, flag, value)
         sound(code, out)
         assert code == 2
-        said = f"changegate: error: {flag} {value!r}: give a date (2024-01-01) or an RFC 3339 time"
+        said = f"changegate: error: {flag} {value!r}: " + (
+            "give a date (2024-01-01) or an RFC 3339 time"
+            if value[:4] in {"2024"}
+            else "'" + value + "' is outside the years changegate computes with (1900 to 2999)"
+        )
         assert said in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: --since/--until check the year as written, before converting to UTC: "
-    "2999-12-31T23:59:59-23:59 is accepted as a period starting in 3000 (exit 0)",
-)
 def test_an_offset_cannot_carry_a_period_out_of_range(history: History) -> None:
     code, out = run(
         "--repo", history.root, "audit", "--at", AUDIT_AT, "--since", "2999-12-31T23:59:59-23:59"

@@ -12,7 +12,7 @@ from engine.github.client import Client
 from engine.gitrepo import GitRepo
 
 if TYPE_CHECKING:
-    from engine.judging.gate import DeployTarget
+    from engine.judging.deploy import DeployTarget
     from engine.workspace.inventory import Inventory, Workspace
 
 
@@ -26,7 +26,7 @@ def approving_pull(
 ) -> int | None:
     """The merged pull request that last changed the deploy's change request: its reviews
     are the change's approvals. None when the deploy carries no change request."""
-    from engine.judging.gate import scheduled_changes
+    from engine.judging.deploy import scheduled_changes
 
     if deploy.change is not None:
         wanted = deploy.change.casefold()

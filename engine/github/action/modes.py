@@ -90,7 +90,8 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
 
 def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
     from engine.github.snapshot import deploy_context
-    from engine.judging.gate import DeployTarget, open_gate, target_names
+    from engine.judging.deploy import DeployTarget, target_names
+    from engine.judging.gate import open_gate
     from engine.judging.judge import Judge
     from engine.request.context import parse_context
     from engine.workspace.inventory import Workspace
