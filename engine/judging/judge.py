@@ -251,10 +251,10 @@ class Judge:
     def _in_parallel(self) -> Outcomes | None:
         """The outcome of judging every document on several cores, or None where one process
         is the better choice (a pull request, a small repository, policies reading docs)."""
-        files = self.workspace.files(self.targets.explicit, repository=True)
         jobs = self.options.jobs
         if jobs == 1 or self.targets.changed_paths is not None:
             return None
+        files = self.workspace.files(self.targets.explicit, repository=True)
         from engine.judging import parallel  # multiprocessing costs ~20 ms to import
 
         if not parallel.pays(jobs, len(files)):

@@ -28,6 +28,7 @@ from engine.documents.sourcemap import Position, SourceMap
 from engine.findings import Evaluation, Finding
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator
+from engine.workspace.discovery import Found
 from engine.workspace.inventory import Workspace, inventory_rules
 
 MAX_WORKERS: Final = 4
@@ -91,7 +92,7 @@ def workers(jobs: int | None, files: int) -> int:
     return min(cores, MAX_WORKERS)
 
 
-def split(files: Sequence[Path], count: int) -> list[list[Path]]:
+def split(files: Sequence[Found], count: int) -> list[list[Found]]:
     size, extra = divmod(len(files), count)
     shares, start = [], 0
     for i in range(count):
@@ -132,7 +133,7 @@ def _documents(blob: bytes) -> list[Document]:
     ]
 
 
-def _work(plan: Plan, files: list[Path], connection: Connection) -> None:
+def _work(plan: Plan, files: list[Found], connection: Connection) -> None:
     """A worker: load and validate its share, exchange the index, judge its targets."""
     try:
         documents, valid, findings = plan.workspace.load_files(files)
@@ -239,7 +240,7 @@ def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
     return duplicates
 
 
-def judge_in_parallel(plan: Plan, files: Sequence[Path], count: int) -> Shares:
+def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
     context = multiprocessing.get_context("fork")
     shares = split(files, count)
     channels = []

@@ -57,27 +57,20 @@ class Targets:
         inner = self.workspace.root.relative_to(self.git_root).as_posix()
         return "" if inner == "." else inner + "/"
 
-    def relative(self, path: Path) -> str:
-        """A path relative to the git root (what pull requests list), else to the repo root."""
+    @cached_property
+    def changed_files(self) -> frozenset[Path]:
+        """The files the pull request changes, as the paths discovery gives: its paths are
+        relative to the git root; relative to changegate's root is accepted too (the same
+        when they coincide), so a context written for a repository in a subfolder matches."""
+        root = self.workspace.root
+        found = {root / p for p in self.changed_paths or ()}
         if self.git_root is not None:
-            try:
-                return absolute(path).relative_to(self.git_root).as_posix()
-            except ValueError:
-                pass
-        return self.root_relative(path)
-
-    def root_relative(self, path: Path) -> str:
-        try:
-            return absolute(path).relative_to(self.workspace.root).as_posix()
-        except ValueError:
-            return path.as_posix()
+            found.update(self.git_root / p for p in self.changed_paths or ())
+        return frozenset(found)
 
     def in_pull_request(self, path: Path) -> bool:
-        """Whether the pull request changes ``path``. Its paths are relative to the git root;
-        relative to the changegate root is accepted too (the same when they coincide), so a
-        context written for a repository in a subfolder still matches."""
-        changed = self.changed_paths or frozenset()
-        return self.relative(path) in changed or self.root_relative(path) in changed
+        """Whether the pull request changes ``path`` (an absolute path, as discovery gives)."""
+        return path in self.changed_files
 
     # --- which documents are judged ---------------------------------------------------------
 
@@ -101,9 +94,9 @@ class Targets:
 
     def is_target(self, path: Path) -> bool:
         if self.explicit:
-            return absolute(path) in self.named
+            return path in self.named
         if self.changed_paths is not None:
-            return self.in_pull_request(path)
+            return path in self.changed_files
         return True
 
     @property

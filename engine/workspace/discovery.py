@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from engine.documents.config import CONFIG_FILE, Selection
 from engine.errors import UsageError
@@ -47,6 +47,16 @@ def resolve_root(repo: Path | None, paths: Sequence[Path], cwd: Path) -> Path:
     return find_root(real(cwd)) or real(cwd)
 
 
+class Found(NamedTuple):
+    """A file to load: its absolute path (from the root's real path, so one spelling per file),
+    its path from changegate's root (None when outside it), and whether the entry itself is a
+    symbolic link, whose target must be checked before anything is read."""
+
+    path: Path
+    relative: str | None
+    link: bool = False
+
+
 def relative_posix(path: Path, root: Path) -> str | None:
     """``path`` relative to ``root``, following symlinked folders but not the file's own
     link (a dangling or looping symlink is still the file the user named)."""
@@ -56,56 +66,60 @@ def relative_posix(path: Path, root: Path) -> str | None:
         return None
 
 
-def discover(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Path]:
+def discover(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Found]:
     """Files to load, sorted. Explicit files are taken as given; explicit folders are walked
     for YAML files; with no paths, the selection's globs choose from the repository. A link
     to a folder where documents are looked for is listed itself, to be refused, never walked."""
     if paths:
         return _named(root, selection, paths)
-    found: set[Path] = set()
+    found: dict[Path, Found] = {}
     for start in sorted({literal_prefix(p) for p in (*selection.include, *selection.always)}):
         base = root / start
         linked = _linked_step(root, start)
         if linked is not None:
-            found.add(linked)
+            found[linked] = Found(linked, relative_posix(linked, root), link=True)
             continue
-        candidates: list[tuple[Path, str | None]]
         if base.is_file():
-            candidates = [(base, start)]
+            candidates = [Found(base, start.rstrip("/"), base.is_symlink())]
         elif base.is_dir():
-            candidates = list(_walk(base, f"{start.rstrip('/')}/x" if start else "x"))
+            candidates = list(_walk(base, start.strip("/")))
         else:
             continue
-        for file, relative in candidates:
+        for item in candidates:
+            relative = item.relative
             if relative is None or selection.excludes(relative):
                 continue
+            folder_link = item.link and item.path.is_dir()
             if selection.governs(relative) or (
-                _linked_folder(file) and selection.governs(f"{relative}/x.yaml")
+                folder_link and selection.governs(f"{relative}/x.yaml")
             ):
-                found.add(file)
-    return sorted(found, key=str)
+                found[item.path] = item
+    return sorted(found.values(), key=lambda f: str(f.path))
 
 
-def _named(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Path]:
-    found: set[Path] = set()
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            raise UsageError(f"{path}: no such file or directory")
-        if path.is_symlink() and path.is_dir():
-            found.add(path)  # refused as a link to a folder, not walked
-        elif path.is_dir():
+def _named(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Found]:
+    found: dict[Path, Found] = {}
+    for given in paths:
+        if not given.exists() and not given.is_symlink():
+            raise UsageError(f"{given}: no such file or directory")
+        path = absolute(given)
+        if given.is_symlink() and given.is_dir():
+            found[path] = Found(path, relative_posix(given, root), link=True)  # refused
+        elif given.is_dir():
             walked = [
-                file
-                for file, relative in _walk(path, relative_posix(path / "x", root))
-                if (file.name.endswith(YAML_SUFFIXES) or _linked_folder(file))
-                and not (relative and selection.excludes(relative))
+                item
+                for item in _walk(path, relative_posix(given / "x", root), named=True)
+                if (item.path.name.endswith(YAML_SUFFIXES) or (item.link and item.path.is_dir()))
+                and not (item.relative and selection.excludes(item.relative))
             ]
             if not walked:
-                raise UsageError(f"{path}: no YAML files (*.yaml, *.yml) in this folder")
-            found.update(walked)
+                raise UsageError(f"{given}: no YAML files (*.yaml, *.yml) in this folder")
+            found.update((item.path, item) for item in walked)
         else:
-            found.add(path)
-    return sorted(found, key=str)
+            relative = relative_posix(given, root)
+            # a file reached through a link, or outside the root, is checked before reading
+            found[path] = Found(path, relative, given.is_symlink() or relative is None)
+    return sorted(found.values(), key=lambda f: str(f.path))
 
 
 def _linked_step(root: Path, start: str) -> Path | None:
@@ -118,24 +132,26 @@ def _linked_step(root: Path, start: str) -> Path | None:
     return None
 
 
-def _linked_folder(path: Path) -> bool:
-    return path.is_symlink() and path.is_dir()
-
-
-def _walk(folder: Path, relative: str | None) -> Iterator[tuple[Path, str | None]]:
-    """Every file under ``folder``, skipping hidden folders (.git, .github, .venv), with its
-    path relative to the root when ``relative`` (the relative path of ``folder/x``) is known.
-    Relative paths are built from the walk, never by resolving each file."""
-    prefix = relative.rsplit("/", 1)[0] if relative and "/" in relative else ""
-    for current, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        inner = os.path.relpath(current, folder)
-        here = prefix if inner == "." else (f"{prefix}/{inner}" if prefix else inner)
-        # os.walk lists links to folders but does not enter them: they are yielded, to be
-        # refused rather than silently left out
-        names = [*names, *(d for d in dirs if Path(current, d).is_symlink())]
-        for name in names:
-            yield (
-                Path(current, name),
-                None if relative is None else (f"{here}/{name}" if here else name),
-            )
+def _walk(folder: Path, relative: str | None, *, named: bool = False) -> Iterator[Found]:
+    """Every file under ``folder`` (a real folder), skipping hidden folders (.git, .github,
+    .venv), with its path from the root built from the walk, never by resolving each file:
+    ``relative`` is the folder's own path from the root (for ``named`` folders, the path of
+    ``folder/x``, whose folder part is the folder's). Links are listed, never followed."""
+    if named:
+        prefix = relative.rsplit("/", 1)[0] if relative and "/" in relative else ""
+        known = relative is not None
+    else:
+        prefix, known = relative or "", True
+    pending = [(str(folder), prefix)]
+    while pending:
+        current, here = pending.pop()
+        with os.scandir(current) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                inner = f"{here}/{entry.name}" if here else entry.name
+                if entry.is_symlink():
+                    yield Found(Path(entry.path), inner if known else None, link=True)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("."):
+                        pending.append((entry.path, inner))
+                else:
+                    yield Found(Path(entry.path), inner if known else None)

@@ -15,9 +15,9 @@ from engine.documents.model import Document, duplicate_names, file_finding, iden
 from engine.documents.schemas import SchemaSet
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding
-from engine.paths import absolute, display_path, escapes, git_top, real
+from engine.paths import display_path, escapes, git_top, real
 from engine.workspace import semantics
-from engine.workspace.discovery import discover, resolve_root
+from engine.workspace.discovery import Found, discover, resolve_root
 
 # findings that leave a file (or the rest of it) unread: what it holds is unknown
 _UNREADABLE_RULES: Final = frozenset({rules.PARSE, rules.ENVELOPE, rules.OUTSIDE})
@@ -136,19 +136,20 @@ class Workspace:
         in ``changegate check examples/acme-shop``) means the whole repository."""
         return tuple(p for p in paths if not (p.is_dir() and real(p) == self.root))
 
-    def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Path]:
+    def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Found]:
         """The files to load: the given paths, or the repository's documents, or both."""
         paths = self.explicit(paths)
-        found = {absolute(p) for p in discover(self.root, self.config.selection, paths)}
+        found = {f.path: f for f in discover(self.root, self.config.selection, paths)}
         if repository and paths:
-            found.update(absolute(p) for p in discover(self.root, self.config.selection, ()))
+            for item in discover(self.root, self.config.selection, ()):
+                found.setdefault(item.path, item)
         if not found:
             raise UsageError(
                 f"no governed documents in {self.root} (looked for "
                 f"{', '.join(self.config.include)}); run changegate in the repository root, "
                 "pass --repo, or set documents.include in changegate.yaml"
             )
-        return sorted(found, key=str)
+        return sorted(found.values(), key=lambda f: str(f.path))
 
     def load(self, paths: Sequence[Path] = (), *, repository: bool = False) -> Inventory:
         """Load and check documents. With ``repository``, the whole repository is loaded
@@ -171,15 +172,16 @@ class Workspace:
         )
 
     def load_files(
-        self, files: Sequence[Path]
+        self, files: Sequence[Found]
     ) -> tuple[list[Document], list[Document], list[Finding]]:
         """Every document of ``files``, the valid ones, and the findings (names are not yet
         compared across files)."""
         documents: list[Document] = []
         valid: list[Document] = []
         findings: list[Finding] = []
-        for path in files:
-            refused = self.refused(path)
+        for found in files:
+            path = found.path
+            refused = self.refused(path) if found.link else None
             if refused is not None:
                 findings.append(refused)
                 continue
@@ -201,7 +203,8 @@ class Workspace:
 
     def refused(self, path: Path) -> Finding | None:
         """A finding for a path changegate will not read: a link to a folder, or a path that
-        leads outside the repository (its target is neither read nor named)."""
+        leads outside the repository (its target is neither read nor named). Only links and
+        paths given from outside need asking: a walk from the root never leaves it."""
         if path.is_symlink() and path.is_dir():
             return file_finding(
                 path, 1, 1,
@@ -221,5 +224,4 @@ class Workspace:
 
     def named(self, paths: Sequence[Path]) -> list[Path]:
         """The files the given paths name, absolute."""
-        found = discover(self.root, self.config.selection, paths)
-        return [absolute(p) for p in found]
+        return [f.path for f in discover(self.root, self.config.selection, paths)]

@@ -6,7 +6,7 @@ import pytest
 
 from engine.documents.config import DEFAULT_INCLUDE, Selection
 from engine.errors import UsageError
-from engine.workspace.discovery import discover, find_root, resolve_root
+from engine.workspace.discovery import Found, discover, find_root, resolve_root
 from tests.support.files import write
 
 
@@ -15,8 +15,11 @@ def touch(root: Path, *names: str) -> None:
         write(root / name, "x: 1\n")
 
 
-def relative(root: Path, found: list[Path]) -> list[str]:
-    return [p.relative_to(root).as_posix() for p in found]
+def relative(root: Path, found: list[Found]) -> list[str]:
+    """The paths found, from the root, checked against the relative path discovery gives."""
+    shown = [f.path.relative_to(root.resolve()).as_posix() for f in found]
+    assert [f.relative for f in found] == shown
+    return shown
 
 
 def test_default_globs_select_the_spec_folders(tmp_path: Path) -> None:
@@ -66,7 +69,8 @@ def test_root_is_the_nearest_config_within_the_git_repository(tmp_path: Path) ->
     touch(tmp_path, "shop/changegate.yaml", "shop/changes/a.yaml", "other/b.yaml")
     assert find_root(tmp_path / "shop" / "changes" / "a.yaml") == tmp_path / "shop"
     assert find_root(tmp_path / "other" / "b.yaml") == tmp_path
-    assert find_root(tmp_path.parent / "unrelated") in {None, Path("/")} or True
+    # above the repository nothing holds a config or a .git folder
+    assert find_root(tmp_path.parent / "unrelated") is None
 
 
 def test_resolve_root_prefers_repo_then_paths_then_cwd(tmp_path: Path) -> None:
