@@ -8,6 +8,7 @@ of them (~60 ms). Walking history (the audit) goes through GitPython, imported t
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -85,6 +86,13 @@ class GitRepo:
                 "fetch it, e.g. actions/checkout with fetch-depth: 0)"
             )
         return result.stdout.decode().strip()
+
+    def remote_url(self, name: str) -> str | None:
+        """A remote's URL without credentials (``https://user:token@host`` loses the user
+        part), or None."""
+        found = self.run("config", "--get", f"remote.{name}.url", check=False)
+        url = found.stdout.decode(errors="replace").strip()
+        return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.I) or None
 
     def has_commit(self, sha: str) -> bool:
         return self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
