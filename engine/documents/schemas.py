@@ -210,7 +210,7 @@ def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
         yield document.finding(rule, _describe(f"{field} key", error), field=(*path, value))
         return
     if validator in {"oneOf", "anyOf"}:
-        alternatives = _required_alternatives(expected)
+        alternatives = _required_alternatives(expected, exclusive=validator == "oneOf")
         if alternatives is not None:
             yield document.finding(rule, f"{field}: give {alternatives}", field=path)
             return
@@ -292,15 +292,17 @@ def _hint_for(schema: dict[str, Any]) -> str:
     return shown
 
 
-def _required_alternatives(branches: Sequence[Any]) -> str | None:
-    """For oneOf branches that only demand fields (mutually exclusive field groups), a
-    sentence such as "either start and end, or recurrence (not both)"."""
+def _required_alternatives(branches: Sequence[Any], *, exclusive: bool) -> str | None:
+    """For oneOf/anyOf branches that only demand fields, a sentence such as "either start and
+    end, or recurrence (not both)" (anyOf: "message, or messageExpression, or both")."""
     groups = []
     for branch in branches:
         if not isinstance(branch, dict) or not set(branch) <= {"required", "not"}:
             return None
         groups.append(" and ".join(branch.get("required", [])))
-    return "either " + ", or ".join(groups) + " (not both)"
+    if exclusive:
+        return "either " + ", or ".join(groups) + " (not both)"
+    return ", or ".join(groups) + ", or both" if len(groups) == 2 else ", or ".join(groups)
 
 
 _TYPE_NAMES: Final = {

@@ -260,7 +260,7 @@ class Evaluator:
         if isinstance(value, str) and value:
             return value
         shown = value.message if isinstance(value, EvalError) else f"gave {value!r}"
-        return f"{rule.message} (messageExpression failed: {shown})"
+        return f"{rule.message or f'rule {rule.id} failed'} (messageExpression failed: {shown})"
 
     def _run(self, program: Any, activation: Any) -> Any:
         return self.backend.evaluate(program, activation)
