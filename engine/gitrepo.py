@@ -27,6 +27,20 @@ class GitError(ChangegateError):
     """git could not answer; the message says what is missing."""
 
 
+def global_config(key: str) -> str | None:
+    """A setting of the user's git configuration (outside any repository), or None."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        found = subprocess.run(
+            ["git", "config", "--global", "--get", key],
+            capture_output=True, timeout=_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.decode(errors="replace").strip() or None
+
+
 @dataclass
 class GitRepo:
     root: Path
