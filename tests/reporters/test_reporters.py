@@ -603,21 +603,21 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch, jun
     assert_junit_valid(junit_schema, xml)
     (denied,) = json_findings(cli)
     parsed = JUnitXml.fromstring(xml)
-    # eight evaluations of the one changed document; three rules do not apply to it (the
+    # nine evaluations of the one changed document; three rules do not apply to it (the
     # high-risk review, the post-review of an emergency change, a standard change's template)
-    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors) == ("changegate", 8, 1, 0)
+    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors) == ("changegate", 9, 1, 0)
     (suite,) = list(parsed)
     path = "examples/acme-shop/changes/CHG-2024-0150.yaml"
     assert (suite.name, suite.tests, suite.failures, suite.errors, suite.skipped) == (
         path,
-        8,
+        9,
         1,
         0,
         3,
     )
     assert ET.fromstring(xml.encode()).find("testsuite").get("file") == path  # noqa: S314
     everything = cases(xml)
-    assert len(everything) == 8
+    assert len(everything) == 9
     case, attributes = everything[
         "change-approvals/required-approvals [ChangeRequest CHG-2024-0150]"
     ]
@@ -957,9 +957,11 @@ def test_markdown_overflow_note_links_the_job_summary_and_keeps_the_limit() -> N
 
 def test_markdown_footer_of_a_real_run_is_not_a_table_row(cli, monkeypatch) -> None:
     page = Page(to_html(real_run(cli, monkeypatch, "markdown")))
-    ((header, *rows),) = page.tables
+    (header, *rows), (reviews, *_) = page.tables  # the findings, then the reviews
     assert header == ["Rule", "Where", "What to do"]
     assert [row[0] for row in rows] == ["change-approvals/required-approvals"]
+    assert reviews[0] == "Reviewer"
+    assert not [c for table in page.tables for row in table for c in row if "changegate " in c]
 
 
 @pytest.mark.parametrize("last", [Outcome.FAIL, Outcome.WAIVED], ids=["table", "details"])
