@@ -67,7 +67,7 @@ def render() -> str:
         if policy.when:
             lines += ["", f"Applies when: `{policy.when}`"]
         for rule in policy.rules:
-            lines += ["", f"### {rule.id}", "", rule.description.strip() or rule.message]
+            lines += ["", f"### {rule.id}", "", rule.description.strip() or rule.message or rule.id]
             lines += ["", "```cel", rule.expression.strip(), "```"]
             cases = sorted(examples.get(rule.id, []), key=lambda e: (e[0] != "pass", e[1]))
             if cases:

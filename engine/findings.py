@@ -60,3 +60,4 @@ class Evaluation(NamedTuple):
     severity: Severity
     kind: str
     name: str | None
+    path: Path | None = None  # the document's file (None where a report lost it)

@@ -8,6 +8,7 @@ of them (~60 ms). Walking history (the audit) goes through GitPython, imported t
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,20 @@ _TIMEOUT = 60  # seconds for one git command; a stuck git must not hang CI forev
 
 class GitError(ChangegateError):
     """git could not answer; the message says what is missing."""
+
+
+def global_config(key: str) -> str | None:
+    """A setting of the user's git configuration (outside any repository), or None."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        found = subprocess.run(
+            ["git", "config", "--global", "--get", key],
+            capture_output=True, timeout=_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.decode(errors="replace").strip() or None
 
 
 @dataclass
@@ -85,6 +100,13 @@ class GitRepo:
                 "fetch it, e.g. actions/checkout with fetch-depth: 0)"
             )
         return result.stdout.decode().strip()
+
+    def remote_url(self, name: str) -> str | None:
+        """A remote's URL without credentials (``https://user:token@host`` loses the user
+        part), or None."""
+        found = self.run("config", "--get", f"remote.{name}.url", check=False)
+        url = found.stdout.decode(errors="replace").strip()
+        return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.I) or None
 
     def has_commit(self, sha: str) -> bool:
         return self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0

@@ -88,7 +88,7 @@ class Verdict:
             documents=summary["documents"],
             rules=summary["rules"],
             backend=data["engine"].get("celBackend"),
-            extra={"gate": data["gate"]} if "gate" in data else None,
+            extra={key: data[key] for key in ("gate", "judged") if key in data} or None,
         )._counted({k: summary[k] for k in ("failed", "warnings", "errors", "waived")})
 
     def _counted(self, counts: dict[str, int]) -> Verdict:
@@ -166,9 +166,10 @@ def finding_json(finding: Finding, show: Any) -> dict[str, Any]:
 
 @dataclass
 class Report:
-    """What reporters receive: the verdict, every evaluation (passes included) and, per rule
-    id, its documentation (for SARIF help and JUnit)."""
+    """What reporters receive: the verdict, every evaluation (passes included), per rule id
+    its documentation (for SARIF help and JUnit), and notes on what was not judged."""
 
     verdict: Verdict
     evaluations: Sequence[Evaluation] = ()
     rule_docs: Mapping[str, str] = field(default_factory=dict)
+    notes: Sequence[str] = ()  # what the run did not judge, said after the summary (text)

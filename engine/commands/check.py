@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,8 +25,11 @@ def run(args: argparse.Namespace, now: datetime) -> int:
 
     workspace = common.workspace(args)
     context = common.request_context(args, workspace)
+    from engine.judging.description import described, local_notes
+
     with Judge(workspace, context, now, common.judging(args)) as judge:
         outcomes = judge.judge()
+        outcomes = replace(described(judge, outcomes), notes=local_notes(judge, outcomes.targets))
     with common.opened(args) as out:
         REPORTERS[args.format](outcomes, out, color=common.use_color(args, out))
     return EXIT_DENIED if outcomes.verdict.decision == "deny" else EXIT_OK

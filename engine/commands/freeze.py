@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Final, TextIO
 
 from engine.commands.common import add_output, opened
 from engine.documents.config import Config
@@ -163,17 +164,19 @@ def _entries(
     return sorted(chosen, key=lambda e: (e.start, e.kind, e.name))
 
 
-def _start(text: str) -> datetime:
+def _start(text: str, zone_name: str) -> datetime:
+    """``--from``: a date is midnight and a time without offset is wall-clock time, both in
+    the config's zone (the days a team plans by); an offset is exact."""
     try:
-        return parse_datetime(text, "UTC")
+        return parse_datetime(text, zone_name)
     except ValueError as error:
         reason = str(error) if "outside the years" in str(error) else ""
         raise UsageError(
             f"--from {text!r}: "
             + (
                 reason
-                or "give a date (2024-12-20, midnight UTC) or an RFC 3339 time "
-                "(2024-12-20T09:00:00+01:00)"
+                or f"give a date (2024-12-20, midnight in the config's time zone {zone_name}) "
+                "or an RFC 3339 time (2024-12-20T09:00:00+01:00)"
             )
         ) from None
 
@@ -181,12 +184,12 @@ def _start(text: str) -> datetime:
 def run(args: argparse.Namespace, now: datetime) -> int:
     from engine.workspace.inventory import Workspace
 
-    start = _start(args.start) if args.start else now
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days {args.days}: give a number of days from 1 to {MAX_DAYS}")
-    end = start + timedelta(days=args.days)
     workspace = Workspace.open(repo=args.repo, config_file=args.config)
     config = workspace.config
+    start = _start(args.start, config.timezone) if args.start else now
+    end = _days_later(start, args.days, config.timezone)
     environment = (
         names.environment(args.env, config.environment_names) if args.env is not None else None
     )
@@ -209,7 +212,7 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     )
     with opened(args) as out:
         if args.format == "ics":
-            _ics(entries, out, now)
+            _ics(entries, out, now, _calendar_key(workspace.root))
         elif args.format == "json":
             data = {
                 "apiVersion": "changegate/v1",
@@ -228,7 +231,7 @@ def run(args: argparse.Namespace, now: datetime) -> int:
         elif args.action == "status":
             _status(entries, out, now, end, args.days)
         else:
-            _calendar(entries, out, start, end)
+            _calendar(entries, out, start, end, config.timezone)
         if args.format == "text":
             out.writelines(f"note: {note}\n" for note in notes)
     return EXIT_OK
@@ -263,14 +266,31 @@ def _status(entries: list[Entry], out: TextIO, now: datetime, end: datetime, day
         )
 
 
-def _calendar(entries: list[Entry], out: TextIO, start: datetime, end: datetime) -> None:
-    """Week by week, like a release calendar: freezes beside releases and changes."""
-    out.write(f"calendar {start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC days)\n")
+def _days_later(start: datetime, days: int, zone_name: str) -> datetime:
+    """The same wall-clock time ``days`` calendar days later in the zone (a day over a DST
+    change has 23 or 25 hours)."""
+    from engine.time.zones import zone
+
+    local = start.astimezone(zone(zone_name))
+    later = datetime.combine(local.date() + timedelta(days=days), local.timetz().replace(fold=0))
+    return later.astimezone(UTC)
+
+
+def _calendar(
+    entries: list[Entry], out: TextIO, start: datetime, end: datetime, zone_name: str
+) -> None:
+    """Week by week in the config's zone, like a release calendar: freezes beside releases
+    and changes."""
+    from engine.time.zones import zone
+
+    tz = zone(zone_name)
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    out.write(f"calendar {first:%Y-%m-%d} to {last:%Y-%m-%d} ({zone_name} days)\n")
     week = None
     for entry in entries:
         if entry.end <= start:
             continue
-        year, number, _ = max(entry.start, start).astimezone(UTC).isocalendar()
+        year, number, _ = max(entry.start, start).astimezone(tz).isocalendar()
         if (year, number) != week:
             week = (year, number)
             monday = datetime.fromisocalendar(year, number, 1)
@@ -285,7 +305,30 @@ def _calendar(entries: list[Entry], out: TextIO, start: datetime, end: datetime)
     out.write("\n■ freeze  □ change window  ◆ release  • change\n")
 
 
-def _ics(entries: list[Entry], out: TextIO, now: datetime) -> None:
+# What RFC 5545 (3.6.5) allows directly inside VTIMEZONE; icalendar adds a COMMENT there,
+# which libical reports as an error.
+_VTIMEZONE_PROPERTIES: Final = frozenset({"TZID", "LAST-MODIFIED", "TZURL"})
+
+
+def _calendar_key(root: Path) -> str:
+    """A short stable key of the repository for event UIDs, so that the calendars of two
+    repositories never clash in a subscriber's app: the origin remote's URL (without any
+    credentials) and changegate's folder in it; outside git, the folder's absolute path."""
+    import hashlib
+
+    from engine.gitrepo import GitRepo
+
+    identity = str(root.resolve())
+    repo = GitRepo.find(root)
+    if repo is not None:
+        url = repo.remote_url("origin")
+        if url:
+            identity = f"{url}#{repo.relative(root) or '.'}"
+        repo.close()
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def _ics(entries: list[Entry], out: TextIO, now: datetime, key: str) -> None:
     """One VEVENT per occurrence, in the window's own zone (with its VTIMEZONE)."""
     import icalendar
 
@@ -297,8 +340,9 @@ def _ics(entries: list[Entry], out: TextIO, now: datetime) -> None:
     calendar.add("x-wr-calname", "changegate: freezes, change windows, releases, changes")
     for entry in entries:
         event = icalendar.Event()
-        event.add("uid", f"{entry.kind}-{entry.name}-{entry.start:%Y%m%dT%H%M%SZ}@changegate")
-        event.add("dtstamp", now)
+        start = entry.start.astimezone(UTC)
+        event.add("uid", f"{entry.kind}-{entry.name}-{start:%Y%m%dT%H%M%SZ}-{key}@changegate")
+        event.add("dtstamp", now.astimezone(UTC))  # --at: the same inputs, the same file
         tz = zone(entry.zone)
         event.add("dtstart", entry.start.astimezone(tz))
         event.add("dtend", entry.end.astimezone(tz))
@@ -314,4 +358,8 @@ def _ics(entries: list[Entry], out: TextIO, now: datetime) -> None:
         first = min(e.start for e in entries).date() - timedelta(days=1)
         last = max(e.end for e in entries).date() + timedelta(days=1)
         calendar.add_missing_timezones(first_date=first, last_date=last)
+        for timezone in calendar.walk("VTIMEZONE"):
+            for name in list(timezone):
+                if name not in _VTIMEZONE_PROPERTIES and not name.startswith("X-"):
+                    del timezone[name]
     out.write(calendar.to_ical().decode())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
+import json
+import os
 import re
 import sys
 from datetime import datetime, timedelta
@@ -13,6 +14,8 @@ from typing import Any, Final
 from engine.documents.loader import load_text
 from engine.documents.model import KINDS, identify, resolve_kind
 from engine.errors import EXIT_OK, UsageError
+from engine.gitrepo import GitRepo
+from engine.judging import scaffold
 from engine.paths import display_path
 from engine.resources import bundled
 from engine.time.instants import format_instant, in_zone
@@ -45,7 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="where to write (default: the kind's folder, e.g. changes/NAME.yaml; - for stdout)",
     )
+    parser.add_argument(
+        "--type",
+        metavar="TYPE",
+        help="ChangeRequest: standard, normal (default), expedited or emergency; ReleasePlan: "
+        "major, minor (default) or patch; FreezeWindow: hard (default) or soft",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument("--at", metavar="TIME", help="what 'now' is for dates (default: the clock)")
 
 
 def run(args: argparse.Namespace, now: datetime) -> int:
@@ -56,11 +66,14 @@ def run(args: argparse.Namespace, now: datetime) -> int:
             f"{name!r} is not a valid name: use letters, digits, '.', '_' and '-', starting "
             "and ending with a letter or digit (e.g. CHG-2024-0151)"
         )
+    kind_type = scaffold.chosen_type(kind, args.type)
     workspace = Workspace.open(repo=args.repo, config_file=args.config)
     target = _target(args.output, workspace.root, kind, name)
     where = target or _target(None, workspace.root, kind, name)
     shown = display_path(where) if where else "-"
-    text = render(kind, name, workspace, now, shown)
+    schema_file = scaffold.schema_path(workspace.root, KINDS[kind])
+    modeline = _modeline(schema_file, where)
+    text = render(kind, name, workspace, now, shown, kind_type=kind_type, modeline=modeline)
     if target is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -69,10 +82,41 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+        wrote_schema = _write_schema(schema_file, workspace, kind)
     except OSError as error:
         raise UsageError(f"cannot write {shown}: {error.strerror or error}") from None
-    print(f"created {shown}: fill it in, then run: changegate validate {shown}")
+    left = len(_placeholders(text, shown))
+    todo = f"replace its {left} [bracketed] placeholders" if left else "check it"
+    print(f"created {shown}: {todo}, then run: changegate validate {shown}")
+    if wrote_schema:
+        print(f"  and {display_path(schema_file)}, the schema its first line gives your editor")
     return EXIT_OK
+
+
+def _placeholders(text: str, shown: str) -> list[tuple[str, str]]:
+    from engine.documents import placeholders
+
+    documents, _ = identify(load_text(text, Path(shown)))
+    return [found for d in documents for found in placeholders.find(d.body)]
+
+
+def _modeline(schema_file: Path, document: Path | None) -> str:
+    """yaml-language-server's schema line, relative to the document (editors resolve it so)."""
+    if document is None:
+        return f"# yaml-language-server: $schema={schema_file.as_posix()}"
+    relative = os.path.relpath(schema_file, document.resolve().parent)
+    return f"# yaml-language-server: $schema={Path(relative).as_posix()}"
+
+
+def _write_schema(path: Path, workspace: Workspace, kind: str) -> bool:
+    """The kind's bundled schema (``changegate schema KIND``) where the modeline points,
+    written when missing or outdated; whether it was written."""
+    text = json.dumps(workspace.schemas.bundle(kind), indent=2, ensure_ascii=False) + "\n"
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def _target(output: Path | None, root: Path, kind: str, name: str) -> Path | None:
@@ -83,39 +127,32 @@ def _target(output: Path | None, root: Path, kind: str, name: str) -> Path | Non
     return root / FOLDERS[kind] / f"{name}.yaml"
 
 
-def render(kind: str, name: str, workspace: Workspace, now: Any, shown: str) -> str:
+def render(
+    kind: str,
+    name: str,
+    workspace: Workspace,
+    now: Any,
+    shown: str,
+    *,
+    kind_type: str = "",
+    modeline: str = "",
+) -> str:
     """The filled template, checked to validate (a template that does not is a bug)."""
     import jinja2  # only this command needs it
 
     config = workspace.config
-    today = in_zone(now, config.timezone).date()
-    version = _VERSION.search(name)
-    environments = config.environment_names
-    protected = [e["name"] for e in config.spec["environments"] if e.get("protected")]
-    values = {
-        "name": name,
-        "path": shown,
-        "timezone": config.timezone,
-        "environment": (protected or environments or ["production"])[0],
-        "service": (config.service_names or ["my-service"])[0],
-        "user": _login(),
-        "team": "my-team",
-        "version": version.group(1) if version else "1.0.0",
-        "today": today.isoformat(),
-        "now": format_instant(now),
-        "start": f"{(today + timedelta(days=7)).isoformat()}T10:00",
-        "target": (today + timedelta(days=14)).isoformat(),
-        "end": (today + timedelta(days=16)).isoformat(),
-        "go_no_go": (today + timedelta(days=13)).isoformat(),
-        "retrospective": (today + timedelta(days=15)).isoformat(),
-        "due": (today + timedelta(days=14)).isoformat(),
-        "expires": (today + timedelta(days=30)).isoformat(),
-    }
     source = bundled("templates", "new", f"{kind}.yaml.j2").read_text(encoding="utf-8")
     environment = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    text = environment.from_string(source).render(values)
+    environment.filters["q"] = lambda text: json.dumps(str(text), ensure_ascii=False)
+    values = _values(kind, name, workspace, now, kind_type)
+    text = environment.from_string(source).render(
+        values, name=name, path=shown, modeline=modeline, type=kind_type
+    )
     documents, findings = identify(load_text(text, Path(shown)))
     for document in documents:
         findings += workspace.schemas.check(document) + semantics.check(document, config)
@@ -125,10 +162,68 @@ def render(kind: str, name: str, workspace: Workspace, now: Any, shown: str) -> 
     return text
 
 
-def _login() -> str:
-    """A placeholder that is a plausible GitHub login (the schema asks for a person)."""
+def _values(kind: str, name: str, workspace: Workspace, now: Any, kind_type: str) -> dict[str, Any]:
+    config = workspace.config
+    git = GitRepo.find(workspace.root)
     try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        return "your-github-login"
-    return user if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}", user) else "your-github-login"
+        today = in_zone(now, config.timezone).date()
+        version = _VERSION.search(name)
+        environments = config.environment_names
+        protected = [e["name"] for e in config.spec["environments"] if e.get("protected")]
+        service = (config.service_names or ["my-service"])[0]
+        environment = (protected or environments or ["production"])[0]
+        owners = [s.get("owners", []) for s in config.spec["services"] if s["name"] == service]
+        values: dict[str, Any] = {
+            "timezone": config.timezone,
+            "environment": environment,
+            "service": service,
+            "person": scaffold.person(os.environ, git),
+            "team": owners[0][0].split("/")[-1] if owners and owners[0] else "[Team]",
+            "org": scaffold.organisation(os.environ, git),
+            "version": version.group(1) if version else "1.0.0",
+            "today": today.isoformat(),
+            "now": format_instant(now),
+            "start": f"{(today + timedelta(days=7)).isoformat()}T10:00",
+            "target": (today + timedelta(days=14)).isoformat(),
+            "end": (today + timedelta(days=16)).isoformat(),
+            "go_no_go": (today + timedelta(days=13)).isoformat(),
+            "retrospective": (today + timedelta(days=15)).isoformat(),
+            "due": (today + timedelta(days=14)).isoformat(),
+            "expires": (today + timedelta(days=30)).isoformat(),
+            "next_year": today.year + 1,
+        }
+        if kind == "ChangeRequest":
+            values.update(_change(workspace, now, kind_type, environment, service))
+        return values
+    finally:
+        if git is not None:
+            git.close()
+
+
+def _change(
+    workspace: Workspace, now: Any, change_type: str, environment: str, service: str
+) -> dict[str, Any]:
+    """What a change request of this type needs: approvals, risk, template, schedule."""
+    config = workspace.config
+    needs, post_review = scaffold.approvals_needed(config, change_type)
+    templates = config.spec["changeTemplates"]
+    risk = {"emergency": "high", "standard": "low"}.get(change_type, "medium")
+    if change_type == "standard" and templates:
+        risk = templates[0].get("maxRisk", "low")
+    try:  # the windows a schedule must respect, in a repository that has documents yet
+        documents = list(workspace.load(repository=True).valid)
+    except UsageError:
+        documents = []
+    slot = scaffold.schedule(
+        config, documents, now, change_type=change_type, environment=environment,
+        service=service,
+    )  # fmt: skip
+    return {
+        "needs": needs,
+        "post_review": post_review,
+        "risk": risk,
+        "template": templates[0]["name"] if change_type == "standard" and templates else "",
+        "start": scaffold.local_text(slot.start, config.timezone),
+        "duration": slot.duration,
+        "slot_note": slot.note,
+    }

@@ -140,10 +140,12 @@ class Config:
         return dict(self.spec["changeTypes"].get(name, {}))
 
 
-def effective(spec: dict[str, Any] | None) -> dict[str, Any]:
-    """The user's spec over the defaults: top-level keys replace, except that ``documents``
-    and each change type merge field by field, and approval counts default to 1."""
-    merged = copy.deepcopy(DEFAULTS)
+def effective(spec: dict[str, Any] | None, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The user's spec over the defaults (or over ``base``, an effective spec such as the
+    repository's, for a policy test's ``spec.config``): top-level keys replace, except that
+    ``documents`` and each change type merge field by field, and approval counts default
+    to 1."""
+    merged = copy.deepcopy(DEFAULTS if base is None else base)
     for key, value in (spec or {}).items():
         if key == "documents":
             merged["documents"].update(value)

@@ -145,56 +145,34 @@ class SchemaSet:
         return findings
 
     def bundle(self, kind: str | None) -> dict[str, Any]:
-        """A self-contained schema for editors: the referenced resources are embedded in
-        ``$defs`` under their ``$id`` (JSON Schema 2020-12 bundling). Without a kind, a schema
-        that accepts any document and dispatches on ``kind``."""
-        common = self.common
+        """One self-contained schema for editors: everything it references inlined under
+        ``$defs`` and every ``$ref`` a pointer into it (see ``bundle.py``). Without a kind,
+        a schema that accepts any document and dispatches on ``kind``."""
+        from engine.documents.bundle import flatten
+
         if kind is not None:
-            schema = dict(self.schema(kind))
-            embedded = {r["$id"]: r for r in self._referenced(schema)}
-            schema["$defs"] = {**schema.get("$defs", {}), **embedded}
-            return schema
-        return {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": common["$id"].replace(COMMON, "document.json"),
-            "title": "changegate document",
-            "description": "Any changegate document; the kind field selects the schema.",
-            "type": "object",
-            "required": ["apiVersion", "kind"],
-            "properties": {"kind": {"enum": list(KINDS), "description": "The document kind."}},
-            "allOf": [
-                {
-                    "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
-                    "then": {"$ref": self.schema(name)["$id"]},
-                }
-                for name in KINDS
-            ],
-            "$defs": {schema["$id"]: schema for schema in self._raw.values()},
-        }
-
-    def _referenced(self, schema: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every other schema file ``schema`` reaches through $ref, transitively."""
-        found: dict[str, dict[str, Any]] = {}
-        pending = [schema]
-        while pending:
-            for ref in _refs(pending.pop()):
-                file = ref.split("#", 1)[0]
-                if file and file in self._raw and file not in found:
-                    found[file] = self._raw[file]
-                    pending.append(self._raw[file])
-        return [found[f] for f in sorted(found)]
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            elif key not in {"examples", "enum", "const"}:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
+            return flatten(self._raw, KINDS[kind])
+        common = self.common
+        return flatten(
+            self._raw,
+            None,
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": common["$id"].replace(COMMON, "document.json"),
+                "title": "changegate document",
+                "description": "Any changegate document; the kind field selects the schema.",
+                "type": "object",
+                "required": ["apiVersion", "kind"],
+                "properties": {"kind": {"enum": list(KINDS), "description": "The document kind."}},
+                "allOf": [
+                    {
+                        "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+                        "then": {"$ref": self.schema(name)["$id"]},
+                    }
+                    for name in KINDS
+                ],
+            },
+        )
 
 
 def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
@@ -232,7 +210,7 @@ def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
         yield document.finding(rule, _describe(f"{field} key", error), field=(*path, value))
         return
     if validator in {"oneOf", "anyOf"}:
-        alternatives = _required_alternatives(expected)
+        alternatives = _required_alternatives(expected, exclusive=validator == "oneOf")
         if alternatives is not None:
             yield document.finding(rule, f"{field}: give {alternatives}", field=path)
             return
@@ -314,15 +292,17 @@ def _hint_for(schema: dict[str, Any]) -> str:
     return shown
 
 
-def _required_alternatives(branches: Sequence[Any]) -> str | None:
-    """For oneOf branches that only demand fields (mutually exclusive field groups), a
-    sentence such as "either start and end, or recurrence (not both)"."""
+def _required_alternatives(branches: Sequence[Any], *, exclusive: bool) -> str | None:
+    """For oneOf/anyOf branches that only demand fields, a sentence such as "either start and
+    end, or recurrence (not both)" (anyOf: "message, or messageExpression, or both")."""
     groups = []
     for branch in branches:
         if not isinstance(branch, dict) or not set(branch) <= {"required", "not"}:
             return None
         groups.append(" and ".join(branch.get("required", [])))
-    return "either " + ", or ".join(groups) + " (not both)"
+    if exclusive:
+        return "either " + ", or ".join(groups) + " (not both)"
+    return ", or ".join(groups) + ", or both" if len(groups) == 2 else ", or ".join(groups)
 
 
 _TYPE_NAMES: Final = {

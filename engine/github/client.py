@@ -162,6 +162,8 @@ class Client:
                 "commitCount": pr.commits,
                 "merged": bool(pr.merged),
                 "mergeCommitSha": pr.merge_commit_sha,
+                "requestedReviewers": [u.login for u in pr.requested_reviewers or ()],
+                "requestedTeams": [team.slug for team in pr.requested_teams or ()],
             }
 
         return self.call(f"reading pull request #{number}", read)
@@ -328,6 +330,13 @@ class Client:
         self.call(
             f"deleting comment {comment_id}",
             lambda: self.repo.get_issue(number).get_comment(comment_id).delete(),
+        )
+
+    def request_reviewers(self, number: int, users: list[str], teams: list[str]) -> None:
+        """Ask users (logins) and teams (slugs of the repository's organisation) to review."""
+        self.call(
+            f"requesting reviews on #{number}",
+            lambda: self.repo.get_pull(number).create_review_request(users, teams),
         )
 
     def create_status(

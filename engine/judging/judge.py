@@ -383,5 +383,5 @@ def rule_docs(sources: Sources | None) -> dict[str, str]:
     if sources is not None:
         for policy in sources.policies:
             for rule in policy.rules:
-                docs[rule.id] = (rule.description or rule.message).strip()
+                docs[rule.id] = (rule.description or rule.message or rule.id).strip()
     return docs

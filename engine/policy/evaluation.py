@@ -238,7 +238,9 @@ class Evaluator:
         if announced and severity is Severity.DENY:
             severity = Severity.WARN  # announced but not yet enforced
         outcome = Outcome.PASS if result else Outcome.FAIL
-        records.append(Evaluation(rule.id, outcome, severity, document.kind, document.name))
+        records.append(
+            Evaluation(rule.id, outcome, severity, document.kind, document.name, document.path)
+        )
         if not result:
             message = self._message(compiled, rule, activation)
             if rule.effective_from is not None and self.now < rule.effective_from:
@@ -264,14 +266,16 @@ class Evaluator:
         if isinstance(value, str) and value:
             return value
         shown = value.message if isinstance(value, EvalError) else f"gave {value!r}"
-        return f"{rule.message} (messageExpression failed: {shown})"
+        return f"{rule.message or f'rule {rule.id} failed'} (messageExpression failed: {shown})"
 
     def _run(self, program: Any, activation: Any) -> Any:
         return self.backend.evaluate(program, activation)
 
     @staticmethod
     def _skip(rule: Rule, document: Document) -> Evaluation:
-        return Evaluation(rule.id, Outcome.SKIP, rule.severity, document.kind, document.name)
+        return Evaluation(
+            rule.id, Outcome.SKIP, rule.severity, document.kind, document.name, document.path
+        )
 
     @staticmethod
     def _record_error(
@@ -283,7 +287,9 @@ class Evaluator:
     ) -> None:
         # An error denies whatever the rule's severity: changegate could not decide.
         records.append(
-            Evaluation(rule.id, Outcome.ERROR, Severity.DENY, document.kind, document.name)
+            Evaluation(
+                rule.id, Outcome.ERROR, Severity.DENY, document.kind, document.name, document.path
+            )
         )
         findings.append(
             document.finding(

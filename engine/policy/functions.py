@@ -69,6 +69,10 @@ DECLARATIONS: Final[tuple[tuple[str, tuple[CelType, ...], CelType, str], ...]] =
     ('vetoes', (CelType.STRING,), CelType.STRING_LIST,
      'The people holding the role whose latest review requests changes: they block the '
      "role's requirements until they approve or the review is dismissed."),
+    ('placeholders', (CelType.STRING, CelType.STRING), CelType.STRING_LIST,
+     "For the document of that kind and name: the values still holding text left from a "
+     "scaffold ('[Name]', 'Step 1', 'Detailed description ...', a to-do marker), as "
+     "\"spec.implementation[0]: 'Step 1'\"."),
     ('changed', (CelType.STRING, CelType.STRING), CelType.BOOL,
      'Whether the pull request changes the document of that kind and name (true when '
      'unknown).'),

@@ -322,6 +322,12 @@ class Library:
     def fn_vetoes(self, role: str) -> list[str]:
         return self.approvals.vetoing(role)
 
+    def fn_placeholders(self, kind: str, name: str) -> list[str]:
+        from engine.documents.placeholders import described
+
+        document = self._by_name.get((kind, name))
+        return described(document.spec, ("spec",)) if document is not None else []
+
     def fn_changed(self, kind: str, name: str) -> bool:
         return self.changed is None or (kind, name) in self.changed
 

@@ -23,6 +23,7 @@ from engine.errors import ConfigError
 from engine.findings import Finding, Severity
 from engine.gitrepo import GitRepo
 from engine.paths import display_path, escapes, inner_folder
+from engine.policy.references import BEFORE_MATCH, unknown_variable
 from engine.resources import bundled
 from engine.time.instants import parse_datetime
 
@@ -39,7 +40,7 @@ class Rule:
     policy: str
     name: str
     expression: str
-    message: str
+    message: str  # "" when the rule gives only a messageExpression
     severity: Severity = Severity.DENY
     severity_expression: str | None = None
     message_expression: str | None = None
@@ -119,7 +120,7 @@ def policy_from(document: Document, source: str, zone_name: str) -> Policy:
                 policy=name,
                 name=raw["name"],
                 expression=raw["expression"],
-                message=raw["message"],
+                message=raw.get("message", ""),
                 severity=Severity(raw.get("severity", "deny")),
                 severity_expression=raw.get("severityExpression"),
                 message_expression=raw.get("messageExpression"),
@@ -304,8 +305,11 @@ def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[Compi
     errors: list[str] = []
     for policy in policies:
         programs: dict[FieldPath, Any] = {}
+        names = [name for name, _ in policy.variables]
         for path, expression in policy.expressions():
             program = backend.compile(expression)
+            if not isinstance(program, CompileError):
+                program = _unknown_variable(path, expression, names) or program
             if isinstance(program, CompileError):
                 errors.append(_compile_error(policy, path, expression, program))
             else:
@@ -322,6 +326,15 @@ def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[Compi
     if errors:
         raise ConfigError("CEL that does not compile:\n" + "\n".join(errors))
     return compiled
+
+
+def _unknown_variable(path: FieldPath, expression: str, names: list[str]) -> CompileError | None:
+    """A variable the expression cannot see: match.when runs before every variable, and a
+    variable's own expression sees only the ones before it."""
+    if path[1] == "match":
+        return unknown_variable(expression, [], names, early=BEFORE_MATCH)
+    index = int(path[2]) if path[1] == "variables" else len(names)
+    return unknown_variable(expression, names[:index], names[index:])
 
 
 def _compile_error(policy: Policy, path: FieldPath, expression: str, error: CompileError) -> str:

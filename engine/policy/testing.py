@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine.documents.config import Config, effective
 from engine.documents.loader import load_file
@@ -41,13 +41,17 @@ class CaseResult:
         return not self.problems
 
 
+COVERAGE_OF: Final = ("local", "builtin", "all")
+
+
 @dataclass
 class TestRun:
     results: list[CaseResult] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # the rules coverage counts
     # rule -> expected outcome -> number of cases that expected it and got it
     seen: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     backend: str = ""
+    known: frozenset[str] = frozenset()  # every rule of the policies under test
 
     def covered(self, rule: str) -> bool:
         seen = self.seen.get(rule, {})
@@ -123,12 +127,30 @@ def collect(
     return sorted(policies.values(), key=lambda p: p.name), tests
 
 
-def run(paths: Sequence[Path], schemas: SchemaSet, config: Config, backend: str | None) -> TestRun:
+def run(
+    paths: Sequence[Path],
+    schemas: SchemaSet,
+    config: Config,
+    backend: str | None,
+    *,
+    coverage_of: str = "local",
+) -> TestRun:
+    """Run every case; each judges with ``config`` (the repository's, or the defaults) with
+    the test's ``spec.config`` merged over it. Coverage counts the rules of the policies from
+    ``paths`` (local), of the built-in packs (builtin), or of both (all)."""
     policies, tests = collect(paths, schemas, config)
-    outcome = TestRun(rules=sorted(r.id for p in policies for r in p.rules))
+
+    def counted(policy: Policy) -> bool:
+        builtin = policy.source.startswith(BUILTIN)
+        return coverage_of == "all" or builtin == (coverage_of == "builtin")
+
+    outcome = TestRun(
+        rules=sorted(r.id for p in policies if counted(p) for r in p.rules),
+        known=frozenset(r.id for p in policies for r in p.rules),
+    )
     for test in tests:
         for index, case in enumerate(test.spec["cases"]):
-            result = _case(test, index, case, policies, schemas, backend, outcome)
+            result = _case(test, index, case, policies, schemas, backend, outcome, config)
             outcome.results.append(result)
     return outcome
 
@@ -158,10 +180,11 @@ def _case(
     schemas: SchemaSet,
     backend: str | None,
     run: TestRun,
+    repository: Config,
 ) -> CaseResult:
     base: FieldPath = ("spec", "cases", index)
     result = CaseResult(test.path, test.position(base).line, case["name"], [], {})
-    config = Config(path=None, spec=effective(test.spec.get("config")))
+    config = Config(path=None, spec=effective(test.spec.get("config"), repository.spec))
     documents, subject = _documents(test, case, base, schemas, config, result.problems)
     previous: Document | str | None = None
     if "previous" in case:
@@ -272,7 +295,7 @@ def _compare(
     """What the case expected against what happened; counts coverage for what matched."""
     for rule, expected in case["expect"].items():
         actual = outcomes.get(rule, str(Outcome.SKIP))
-        if rule not in run.rules and rule not in outcomes:
+        if rule not in run.known and rule not in outcomes:
             problems.append(f"{rule}: no such rule among the policies under test")
         elif actual != expected:
             why = f" ({messages[rule]})" if rule in messages else ""

@@ -1,22 +1,29 @@
-"""JUnit XML as CI systems read it: a suite per policy, a case per rule and document.
+"""JUnit XML as CI systems read it, valid against the Jenkins xUnit plugin's ``junit-10.xsd``
+(the schema Jenkins, GitLab and junitparser agree on): a suite per document file, a case per
+rule and document.
 
-Deny failures are failures, evaluation errors are errors, warnings pass with their message
-in system-out, waived and skipped outcomes are skipped."""
+That schema has no ``file`` or ``line`` on a test case: the file is the suite's ``file``, and
+``path:line:column`` starts every message. Deny failures are failures, evaluation errors are
+errors, warnings are skipped cases of type ``warning`` (shown in a CI test tab without failing
+the build: the exit code decides that), waived and inapplicable rules are skipped too, and
+notes (severity info) pass with their message in ``system-out``."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import TextIO
+from pathlib import Path
+from typing import Final, TextIO
 from xml.etree import ElementTree as ET
 
-from engine.findings import Finding, Outcome
+from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
 from engine.time.instants import format_instant
 from engine.verdict import Report
 
 # XML 1.0 has no way to write these characters, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+NO_FILE: Final = "changegate"  # the suite of evaluations whose file a report does not know
 
 
 def _xml_text(text: str) -> str:
@@ -31,35 +38,39 @@ def _case_name(rule: str, kind: str | None, name: str | None) -> str:
 def report(report: Report, out: TextIO, *, color: bool) -> None:
     del color
     verdict = report.verdict
-    cases: dict[str, list[ET.Element]] = defaultdict(list)
+    suites: dict[str, list[ET.Element]] = defaultdict(list)
     reported: set[tuple[str, str | None, str | None]] = set()
     for finding in verdict.findings:
         reported.add((finding.rule, finding.kind, finding.name))
-        cases[finding.rule.split("/", 1)[0]].append(_finding_case(finding))
+        suites[_xml_text(display_path(finding.path))].append(_finding_case(finding))
     for evaluation in report.evaluations:
         key = (evaluation.rule, evaluation.kind, evaluation.name)
         if key in reported:
             continue
-        suite = evaluation.rule.split("/", 1)[0]
         case = ET.Element(
             "testcase",
-            classname=suite,
-            name=_case_name(evaluation.rule, evaluation.kind, evaluation.name),
+            classname=evaluation.rule.split("/", 1)[0],
+            name=_xml_text(_case_name(evaluation.rule, evaluation.kind, evaluation.name)),
         )
         if evaluation.outcome is Outcome.SKIP:
             ET.SubElement(case, "skipped", message="the rule does not apply")
-        cases[suite].append(case)
-    root = ET.Element("testsuites", name="changegate", timestamp=format_instant(verdict.at))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for suite_name in sorted(cases):
-        members = cases[suite_name]
+        where = display_path(evaluation.path) if evaluation.path else NO_FILE
+        suites[_xml_text(where)].append(case)
+    root = ET.Element("testsuites", name="changegate")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    stamp = format_instant(verdict.at)
+    for path in sorted(suites):
+        members = suites[path]
         counts = {
             "tests": len(members),
             "failures": sum(1 for c in members if c.find("failure") is not None),
             "errors": sum(1 for c in members if c.find("error") is not None),
             "skipped": sum(1 for c in members if c.find("skipped") is not None),
         }
-        attributes = {"name": suite_name, **{k: str(v) for k, v in counts.items()}}
+        attributes = {"name": path, **{k: str(v) for k, v in counts.items()}}
+        if path != NO_FILE:
+            attributes["file"] = path
+        attributes["timestamp"] = stamp
         element = ET.SubElement(root, "testsuite", attributes)
         element.extend(members)
         for count in totals:
@@ -73,25 +84,27 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
 
 
 def _finding_case(finding: Finding) -> ET.Element:
-    path = display_path(finding.path)
     case = ET.Element(
         "testcase",
         classname=finding.rule.split("/", 1)[0],
         name=_xml_text(_case_name(finding.rule, finding.kind, finding.name)),
-        file=_xml_text(path),
-        line=str(finding.line),
     )
-    where = f"{path}:{finding.line}:{finding.column}"
+    where = _xml_text(f"{display_path(Path(finding.path))}:{finding.line}:{finding.column}")
     message = _xml_text(finding.message)
     if finding.outcome is Outcome.ERROR:
         element = ET.SubElement(case, "error", message=message, type=finding.rule)
-        element.text = f"{_xml_text(where)}: {message}"
+        element.text = f"{where}: {message}"
     elif finding.outcome is Outcome.WAIVED:
-        ET.SubElement(case, "skipped", message=f"waived: {message}")
+        element = ET.SubElement(case, "skipped", message=f"waived: {message}", type="waived")
+        element.text = f"{where}: {message}"
     elif finding.denies:
         element = ET.SubElement(case, "failure", message=message, type=finding.rule)
-        element.text = f"{_xml_text(where)}: {message}"
+        element.text = f"{where}: {message}"
+    elif finding.severity is Severity.WARN:
+        # visible in a test tab as a skipped case (not a pass), without failing the build
+        element = ET.SubElement(case, "skipped", message=f"warning: {message}", type="warning")
+        element.text = f"{where}: {message}"
     else:
         output = ET.SubElement(case, "system-out")
-        output.text = f"{finding.severity}: {_xml_text(where)}: {message}"
+        output.text = f"{finding.severity}: {where}: {message}"
     return case

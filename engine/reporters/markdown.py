@@ -4,6 +4,7 @@ always under GitHub's comment size limit."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TextIO
 
@@ -12,6 +13,7 @@ from engine.escaping import markdown as escape_markdown
 from engine.escaping import truncate
 from engine.findings import Finding, Outcome
 from engine.paths import display_path
+from engine.reporters.judged import sections
 from engine.reporters.text import summary
 from engine.resources import bundled
 from engine.time.instants import format_instant
@@ -69,8 +71,11 @@ def render(
     findings = list(verdict.findings)
     rows = [_row(f) for f in findings]
     head = escape_markdown(summary(verdict, color=False))
+    judged = verdict.extra.get("judged")
+    described = len(judged.get("documents") or ()) if isinstance(judged, dict) else 0
 
-    def page(shown: int) -> str:
+    def page(shown: int, documents: int | None = None) -> str:
+        documents = described if documents is None else documents
         kept = list(zip(findings[:shown], rows[:shown], strict=True))
         return template.render(
             marker=marker,
@@ -81,6 +86,8 @@ def render(
             waived=[row for f, row in kept if f.outcome is Outcome.WAIVED],
             hidden=len(findings) - shown,
             gate=verdict.extra.get("gate"),
+            judged=sections(judged, documents) if isinstance(judged, dict) else None,
+            reviews=verdict.event in {"pull_request", "merge", "deploy"},
             details_url=details_url,
             pull_request=(
                 (int(pull_request[0]), escape_markdown(truncate(pull_request[1], TITLE_LIMIT)))
@@ -91,17 +98,26 @@ def render(
             at=format_instant(verdict.at),
         )
 
+    # The documents first get at most a third of the room (findings say what blocks), then
+    # the findings the most that fit; what does not fit is counted.
+    if len(page(0)) > limit // 3:
+        described = _most(lambda n: len(page(0, n)) <= limit // 3, described)
     text = page(len(findings))
     if len(text) <= limit:
         return text
-    low, high = 0, len(findings)  # the most findings that fit
+    return page(_most(lambda n: len(page(n)) <= limit, len(findings)))
+
+
+def _most(fits: Callable[[int], bool], high: int) -> int:
+    """The largest n in [0, high] for which ``fits(n)`` holds (0 if none)."""
+    low = 0
     while low < high:
         middle = (low + high + 1) // 2
-        if len(page(middle)) <= limit:
+        if fits(middle):
             low = middle
         else:
             high = middle - 1
-    return page(low)
+    return low
 
 
 def report(report: Report, out: TextIO, *, color: bool) -> None:

@@ -105,3 +105,5 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
         for text in gate_lines(gate, format_instant(verdict.at), color=color, said=said):
             out.write(text + "\n")
     out.write(summary(verdict, color=color) + "\n")
+    for note in report.notes:
+        out.write(_paint(f"note: {note}", "dim", color) + "\n")

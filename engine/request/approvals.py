@@ -48,11 +48,23 @@ class Veto(NamedTuple):
     review_id: int | None
 
 
+class NotCounted(NamedTuple):
+    """A person's latest review that is not an approval that counts, and why: ``reason`` is
+    one of author, committer, deployer, bot, stale (the documents changed since, or the
+    review cannot be bound to the head), changes-requested, dismissed; ``detail`` says it."""
+
+    user: str
+    reason: str
+    detail: str
+    commit: str | None = None
+
+
 class ApprovalSet(NamedTuple):
     approvals: tuple[Approval, ...]
     ignored: tuple[str, ...]  # one sentence per review that does not count, and why
     unknown_teams: dict[str, tuple[str, ...]]  # role -> why its teams' members are unknown
     vetoes: tuple[Veto, ...] = ()
+    not_counted: tuple[NotCounted, ...] = ()  # the same reviews, structured (for comments)
 
     def vetoing(self, role: str) -> list[str]:
         """The logins whose requested changes block the requirements of ``role``."""
@@ -107,28 +119,42 @@ def derive(
     approvals: list[Approval] = []
     ignored: list[str] = []
     vetoes: list[Veto] = []
+    skipped: list[NotCounted] = []
+
+    def skip(review: Review, reason: str, detail: str, sentence: str | None) -> None:
+        skipped.append(NotCounted(review.user, reason, detail, review.commit))
+        if sentence is not None:
+            ignored.append(sentence)
+
     for login, review in latest.items():
         if review.state != "APPROVED":
-            if any(r.user.lower() == login and r.state == "APPROVED" for r in context.reviews):
-                state = review.state.lower().replace("_", " ")
-                ignored.append(f"{review.user}'s approval was followed by {state}")
+            state = review.state.lower().replace("_", " ")
+            approved = any(
+                r.user.lower() == login and r.state == "APPROVED" for r in context.reviews
+            )
+            sentence = f"{review.user}'s approval was followed by {state}" if approved else None
+            why = "dismissed" if review.state == "DISMISSED" else "changes-requested"
+            skip(review, why, f"{review.user}'s latest review is {state}", sentence)
             roles = tuple(sorted(role for role, members in holders.items() if login in members))
             bot = is_bot(review.user, review.user_type, bots)
             if review.state == "CHANGES_REQUESTED" and roles and not bot:
                 vetoes.append(Veto(review.user, roles, review.id))
             continue
         if is_bot(review.user, review.user_type, bots):
-            ignored.append(f"{review.user} is a bot")
+            skip(review, "bot", "a bot", f"{review.user} is a bot")
             continue
         if login in excluded:
-            ignored.append(f"{review.user} {excluded[login]}")
+            why = excluded[login]
+            code = {"is the pull request's author": "author", "is deploying": "deployer"}
+            skip(review, code.get(why, "committer"), why, f"{review.user} {why}")
             continue
         reason = binding(review.commit) if review.commit else "the review names no commit"
         if reason is not None:
-            ignored.append(f"{review.user}'s approval does not count: {reason}")
+            sentence = f"{review.user}'s approval does not count: {reason}"
+            skip(review, "stale", reason, sentence)
             continue
         roles = tuple(sorted(role for role, members in holders.items() if login in members))
         approvals.append(
             Approval(review.user, roles, review.commit, review.id, review.submitted_at)
         )
-    return ApprovalSet(tuple(approvals), tuple(ignored), unknown, tuple(vetoes))
+    return ApprovalSet(tuple(approvals), tuple(ignored), unknown, tuple(vetoes), tuple(skipped))

@@ -20,7 +20,7 @@ How each figure is counted (what is said here is what the report says):
   to its last counted approval, from the first decision record that judged it;
 - change record completeness: change requests with justification, impact, implementation,
   testing and a rollback plan (a standard change: its template) and, once done, their
-  execution;
+  execution, and no field still holding text left from a scaffold ([Name], Step 1);
 - a release before its change reached the default branch gives no lead time;
 - emergency change share: emergency change requests over all, by scheduled month;
 - error budget (services with an SLO): allowed downtime = (100 - availability)% of the month,
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.documents import placeholders
 from engine.documents.fields import DEFAULT_ENVIRONMENT, IncidentFields, ReleasePlanFields
 from engine.documents.model import Document
 from engine.time import schedules
@@ -65,7 +66,8 @@ DEFINITIONS: Final = {
     "approvalCycleHours": "Median time from a change's submission (its pull request's creation) "
     "to its last counted approval, from the first decision record that judged it.",
     "completeness": "Change requests with justification, impact, implementation, testing and a "
-    "rollback plan (standard changes: their template) and, once done, their execution.",
+    "rollback plan (standard changes: their template) and, once done, their execution, and no "
+    "field still holding text left from a scaffold ([Name], Step 1, Detailed description ...).",
     "emergencyShare": "Emergency change requests over all, by scheduled month.",
 }
 FIGURES: Final = (
@@ -352,4 +354,5 @@ def _complete(spec: dict[str, Any]) -> bool:
     ]  # fmt: skip
     if spec.get("status") in {"completed", "failed", "rolled-back"}:
         needed.append("execution")
-    return all(spec.get(name) for name in needed)
+    # a field still holding text left from the scaffold ("Step 1", "[Name]") is not written
+    return all(spec.get(name) for name in needed) and next(placeholders.find(spec), None) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import icalendar
@@ -54,7 +55,7 @@ def test_the_calendar_puts_releases_and_changes_beside_the_freezes(cli) -> None:
     result = cli("freeze", "list", "--from", "2024-01-22", "--days", "7", "--service", "checkout")
     assert result.code == 0
     assert result.out.splitlines() == [
-        "calendar 2024-01-22 to 2024-01-29 (UTC days)",
+        "calendar 2024-01-22 to 2024-01-29 (Europe/Berlin days)",
         "",
         "week 4 of 2024 (from Mon 2024-01-22)",
         # still frozen when the period starts
@@ -170,3 +171,127 @@ def test_our_occurrences_agree_with_recurring_ical_events(cli) -> None:
     assert {e - s for s, e in ours} == {timedelta(hours=64)}
     differ = [format_instant(s) for (s, e), (_, t) in zip(ours, theirs, strict=True) if e != t]
     assert differ == ["2024-03-29T15:00:00Z", "2024-10-25T14:00:00Z"]
+
+
+# --- what other calendar tools accept ---------------------------------------------------------
+
+# RFC 5545, 3.6.5: VTIMEZONE holds TZID, LAST-MODIFIED, TZURL, x-props and IANA properties,
+# then STANDARD and DAYLIGHT sub-components (where COMMENT, TZNAME and the offsets belong).
+VTIMEZONE_ALLOWED = {"TZID", "LAST-MODIFIED", "TZURL"}
+
+
+def test_vtimezone_holds_only_what_rfc_5545_allows_there(cli) -> None:
+    calendar = ics(cli, "--from", "2024-03-01", "--days", "120", "--at", "2024-03-01T00:00:00Z")
+    (timezone,) = calendar.walk("VTIMEZONE")
+    assert set(timezone) <= VTIMEZONE_ALLOWED | {k for k in timezone if k.startswith("X-")}
+    assert {c.name for c in timezone.subcomponents} == {"STANDARD", "DAYLIGHT"}
+
+
+def _libical() -> Any:
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("ical")
+    if name is None:
+        pytest.skip("libical is not installed (apt install libical3)")
+    lib = ctypes.CDLL(name)
+    lib.icalparser_parse_string.restype = ctypes.c_void_p
+    lib.icalparser_parse_string.argtypes = [ctypes.c_char_p]
+    for function in ("icalcomponent_count_errors", "icalrestriction_check", "icalcomponent_free"):
+        getattr(lib, function).argtypes = [ctypes.c_void_p]
+    lib.icalcomponent_as_ical_string.restype = ctypes.c_char_p
+    lib.icalcomponent_as_ical_string.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def libical_errors(lib: Any, text: str) -> list[str]:
+    """What libical's parser and its RFC 5545 restriction check say (X-LIC-ERROR lines)."""
+    component = lib.icalparser_parse_string(text.encode())
+    assert component, "libical could not parse the file at all"
+    try:
+        lib.icalrestriction_check(component)
+        written = lib.icalcomponent_as_ical_string(component).decode()
+    finally:
+        lib.icalcomponent_free(component)
+    unfolded = written.replace("\r\n ", "").replace("\n ", "")
+    return [line for line in unfolded.splitlines() if line.startswith("X-LIC-ERROR")]
+
+
+def test_libical_parses_the_calendar_without_errors(cli) -> None:
+    lib = _libical()
+    result = cli("freeze", "list", "--from", "2024-03-01", "--days", "120", "--format", "ics")
+    assert libical_errors(lib, result.out) == []
+    # a control: the COMMENT icalendar puts into VTIMEZONE is what libical rejected
+    control = result.out.replace("TZID:Europe/Berlin\r\n", "TZID:Europe/Berlin\r\nCOMMENT:x\r\n", 1)
+    (error,) = libical_errors(lib, control)
+    assert "COMMENT property. Expected 0 instances" in error
+
+
+def test_dtstamp_is_the_instant_of_at_in_utc(cli) -> None:
+    calendar = ics(cli, "--from", "2024-03-01", "--days", "10", "--at", "2024-03-01T09:30:00+01:00")
+    stamps = {str(e["DTSTAMP"].to_ical().decode()) for e in calendar.walk("VEVENT")}
+    assert stamps == {"20240301T083000Z"}
+
+
+def _repository(tmp_path: Path, name: str, origin: str | None) -> Path:
+    import shutil
+
+    from tests.support.repos import GitRepo
+
+    root = tmp_path / name
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("contexts"))
+    repo = GitRepo(root)
+    if origin is not None:
+        repo.repo.create_remote("origin", origin)
+    return root
+
+
+def _uids(cli, root: Path) -> set[str]:
+    result = cli("--repo", root, "freeze", "list", "--from", "2024-12-01", "--days", "40",
+                 "--format", "ics")  # fmt: skip
+    return {str(e["UID"]) for e in icalendar.Calendar.from_ical(result.out).walk("VEVENT")}
+
+
+def test_event_uids_are_unique_per_repository_and_stable(cli, tmp_path: Path) -> None:
+    shop = _repository(tmp_path, "shop", "https://github.com/acme/shop.git")
+    fork = _repository(tmp_path, "fork", "https://github.com/acme/shop-fork.git")
+    same = _repository(
+        tmp_path, "again", "https://x-access-token:ghs_secret@github.com/acme/shop.git"
+    )
+    ours, theirs = _uids(cli, shop), _uids(cli, fork)
+    assert ours
+    assert not ours & theirs  # two subscribed calendars never clash
+    assert _uids(cli, same) == ours  # a clone elsewhere (and any token in the URL) changes nothing
+    assert all(uid.endswith("@changegate") for uid in ours)
+    assert not any("ghs_secret" in uid for uid in _uids(cli, same))
+
+
+def test_freeze_list_days_follow_the_config_time_zone(cli) -> None:
+    # acme-shop plans in Europe/Berlin: 22 January starts at 23:00 UTC the day before
+    data = entries(cli, "--from", "2024-01-22", "--days", "7")
+    assert (data["from"], data["to"]) == ("2024-01-21T23:00:00Z", "2024-01-28T23:00:00Z")
+    # over the spring DST change a day has 23 hours: seven days still end at local midnight
+    spring = entries(cli, "--from", "2024-03-25", "--days", "7")
+    assert spring["to"] == "2024-03-31T22:00:00Z"
+    text = cli("freeze", "list", "--from", "2024-01-22", "--days", "7").out
+    assert text.splitlines()[0] == "calendar 2024-01-22 to 2024-01-29 (Europe/Berlin days)"
+
+
+def test_calendar_weeks_are_weeks_in_the_config_time_zone(cli, tmp_path: Path) -> None:
+    root = _repository(tmp_path, "shop", None)
+    # Monday 00:30 in Berlin is still Sunday in UTC: it belongs to Monday's week
+    (root / "freezes" / "monday.yaml").write_text(
+        "apiVersion: changegate/v1\nkind: FreezeWindow\nmetadata: {name: monday}\n"
+        "spec: {reason: r, level: hard, timezone: Europe/Berlin, start: '2024-06-10T00:30', "
+        "end: '2024-06-10T02:00', scope: {environments: [staging]}}\n",
+        encoding="utf-8",
+    )
+    result = cli("--repo", root, "freeze", "list", "--from", "2024-06-03", "--days", "14",
+                 "--env", "staging")  # fmt: skip
+    assert result.out.splitlines()[:4] == [
+        "calendar 2024-06-03 to 2024-06-17 (Europe/Berlin days)",
+        "",
+        "week 24 of 2024 (from Mon 2024-06-10)",
+        "  ■ 2024-06-10 00:30 to 2024-06-10 02:00 Europe/Berlin  monday (hard freeze)  "
+        "[staging / every service]",
+    ]

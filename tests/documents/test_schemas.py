@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 
 from engine.documents.loader import load_file, load_text
 from engine.documents.model import KINDS, Document, identify
-from engine.documents.schemas import SchemaSet
+from engine.documents.schemas import SchemaSet, metaschema_errors
 from tests.support.files import EXAMPLES, ROOT
 
 SCHEMAS = sorted((ROOT / "schemas").glob("*.json"))
@@ -168,7 +168,7 @@ def test_cli_prints_bundled_schema(cli) -> None:
     assert result.code == 0
     schema = json.loads(result.out)
     assert schema["title"] == "changegate ChangeRequest"
-    assert "https://changegate.dev/schemas/v1/common.json" in schema["$defs"]
+    assert "duration" in schema["$defs"]  # common.json's definitions, inlined
     result = cli("schema", "ChangeRequst")
     assert result.code == 2
     assert "did you mean ChangeRequest?" in result.err
@@ -190,3 +190,101 @@ def test_every_json_verdict_matches_the_verdict_schema(
 ) -> None:
     result = cli(*args, "--format", "json")
     assert [e.message for e in schemas.verdict_errors(json.loads(result.out))] == []
+
+
+# --- what editors load ------------------------------------------------------------------------
+
+EDITOR_URL = "file:///project/.vscode/changegate.schema.json"
+
+
+def _all_refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [
+            r
+            for k, v in node.items()
+            if k not in {"examples", "enum", "const"}
+            for r in _all_refs(v)
+        ]
+    if isinstance(node, list):
+        return [r for item in node for r in _all_refs(item)]
+    return []
+
+
+def _editor_registry(schema: dict[str, Any]) -> Any:
+    """A registry that, like an editor given a schema file, can fetch that one URL and nothing
+    else: a $ref into any other document fails to resolve."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import NoSuchResource
+
+    def retrieve(uri: str) -> Resource[Any]:
+        if uri != EDITOR_URL:
+            raise NoSuchResource(ref=uri)
+        return Resource.from_contents(schema)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+def _resolve_every_ref(schema: dict[str, Any]) -> list[str]:
+    from referencing.exceptions import Unresolvable
+
+    registry = _editor_registry(schema)
+    resolver = registry.resolver(base_uri=EDITOR_URL)
+    root = resolver.lookup(EDITOR_URL)
+    problems = []
+    for ref in sorted(set(_all_refs(schema))):
+        try:
+            root.resolver.lookup(ref)
+        except Unresolvable as error:
+            problems.append(f"{ref}: {error!r}")
+    return problems
+
+
+@pytest.mark.parametrize("kind", [*KINDS, None])
+def test_schema_output_resolves_every_ref_from_that_one_document(cli, kind: str | None) -> None:
+    schema = json.loads(cli("schema", *([kind] if kind else [])).out)
+    refs = _all_refs(schema)
+    assert refs
+    assert all(ref.startswith("#/$defs/") for ref in refs), refs  # pointers into itself
+    assert _resolve_every_ref(schema) == []
+    assert metaschema_errors(schema) == []
+
+
+def test_the_raw_schema_files_would_not_resolve_in_an_editor(schemas: SchemaSet) -> None:
+    """The control: a kind's file on its own points into common.json, which an editor given
+    one schema file cannot fetch."""
+    problems = _resolve_every_ref(schemas.schema("ChangeRequest"))
+    assert problems
+    assert all("common.json" in p for p in problems)
+
+
+def test_editors_validate_the_examples_with_the_schema_output(cli, tmp_path: Path) -> None:
+    """check-jsonschema, loading the schema from a file as an editor does, accepts every
+    example document with `changegate schema KIND`, and with `changegate schema` for all."""
+    import subprocess
+    import sys
+
+    from engine.documents.loader import load_file
+    from engine.documents.model import identify
+
+    bin_dir = Path(sys.executable).parent
+    tool = bin_dir / "check-jsonschema"
+    if not tool.exists():
+        pytest.skip("check-jsonschema is not installed next to this Python")
+    by_kind: dict[str, list[Path]] = {}
+    for path in sorted((EXAMPLES / "acme-shop").rglob("*.yaml")):
+        documents, _ = identify(load_file(path))
+        if len(documents) == 1:
+            by_kind.setdefault(documents[0].kind, []).append(path)
+    assert {"ChangeRequest", "ReleasePlan", "FreezeWindow", "Incident", "Config"} <= set(by_kind)
+    everything = tmp_path / "changegate.schema.json"
+    everything.write_text(cli("schema").out, encoding="utf-8")
+    for kind, paths in by_kind.items():
+        schema = tmp_path / f"{kind}.json"
+        schema.write_text(cli("schema", kind).out, encoding="utf-8")
+        for schema_file in (schema, everything):
+            result = subprocess.run(
+                [str(tool), "--schemafile", str(schema_file), *map(str, paths)],
+                capture_output=True, text=True, check=False, timeout=120,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr

@@ -21,6 +21,7 @@ from engine.github.client import Client
 from engine.gitrepo import GitRepo as Repository
 from engine.reporters.markdown import MARKER
 from engine.time.instants import parse_instant
+from tests.reporters.test_reporters import Page, to_html
 from tests.support.fakegithub import FakeGitHub, Spec
 from tests.support.files import EXAMPLES, TEAMS, shared_or_skip
 from tests.support.repos import GitRepo
@@ -916,3 +917,129 @@ def test_a_push_event_carries_githubs_push_time() -> None:
         assert pushed == datetime.fromtimestamp(payload["repository"]["pushed_at"], UTC), path
     payload = event("push.event.json") | {"repository": {"pushed_at": "not a time"}}
     assert read_event("push", payload, payload["after"]).pushed_at is None
+
+
+# --- the comment describes the pull request; missing reviews are requested --------------------
+
+
+def test_the_comment_says_which_approval_counts_and_which_changed_since_review(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    reviewed = shop.head
+    edited = shop.change.replace("Database schema migration", "Orders schema migration")
+    shop.git.write(CHANGE, edited)
+    shop.head = shop.git.commit("Rename the change", author="Alice")
+    open_pull(github, shop)
+    github.add_review(42, "carol", "APPROVED", reviewed, "2024-01-19T09:00:00Z")
+    github.add_review(42, "bob", "APPROVED", shop.head, "2024-01-19T10:00:00Z")
+    github.add_review(42, "alice", "APPROVED", shop.head, "2024-01-19T10:30:00Z")
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    assert result.code == 0  # bob's approval is on the head
+    assert github.comments[42] == []  # a pass comments only where a comment was
+    github.add_comment(42, "github-actions[bot]", "<!-- changegate:verdict -->\nold", "Bot")
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    [comment] = github.comments[42]
+    for markdown in (result.summary, comment["body"]):
+        page = Page(to_html(markdown))
+        text = " ".join(" ".join(page.texts).split())
+        assert "ChangeRequest CHG-2024-0150 (added): Orders schema migration" in text
+        assert "schedule: 2024-01-25 02:00 to 2024-01-25 04:00 UTC" in text
+        rows = {row[0]: row[1:] for row in page.tables[-1][1:]}
+        assert rows["bob"] == ["✅ counts", "cab", shop.head[:7]]
+        assert rows["carol"] == [
+            "❌ does not count",
+            f"changed since the review: {CHANGE} changed after the review (on {reviewed[:7]})",
+            reviewed[:7],
+        ]
+        assert rows["alice"][:2] == ["❌ does not count", "the pull request's author"]
+
+
+def build_shop(tmp_path: Path, roles: str) -> Shop:
+    """acme-shop whose base commit holds roles of the test's choosing."""
+    shop = Shop(tmp_path / "shop")
+    config = shop.root / "changegate.yaml"
+    text = config.read_text(encoding="utf-8")
+    text = re.sub(r"  roles:\n(    .*\n)+", roles, text)
+    shop.git.checkout("main")
+    config.write_text(text, encoding="utf-8")
+    shop.base = shop.git.commit("roles")
+    shop.git.checkout("add-chg-0150")
+    shop.git.repo.git.rebase("main")
+    shop.head = shop.git.repo.head.commit.hexsha
+    return shop
+
+
+ROLES = """\
+  roles:
+    cab: {teams: [acme-shop/cab, other-org/cab], users: [alice, dana, "renovate[bot]"]}
+    manager: {teams: [acme-shop/engineering-managers]}
+    on-call: {teams: [acme-shop/on-call]}
+    policy-owners: {teams: [acme-shop/platform]}
+"""
+
+
+def requests(github: FakeGitHub) -> list[str]:
+    return [str(c) for c in github.calls if c.path.endswith("/requested_reviewers")]
+
+
+def test_missing_reviews_are_requested_once_never_from_the_author_or_a_bot(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    shop = build_shop(tmp_path, ROLES)
+    open_pull(github, shop)
+    github.teams["other-org/cab"] = ["zed"]
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop),
+                        request_reviewers="true")  # fmt: skip
+    assert result.code == 1  # the verdict is the verdict; asking changes nothing
+    assert github.review_requests == [(42, ["dana"], ["cab"])]
+    assert "requested reviews from dana, team cab" in result.out
+    assert "alice is the author" in result.out
+    assert "renovate[bot] is a bot" in result.out
+    assert "team other-org/cab is not in acme-shop" in result.out
+    assert "requested reviews from dana, team cab" in result.summary
+    # the next run finds them requested already: nobody is asked twice
+    again = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop),
+                       request_reviewers="true")  # fmt: skip
+    assert again.code == 1
+    assert len(github.review_requests) == 1
+    assert "requested no review" in again.out
+
+
+def test_a_team_whose_member_reviewed_is_not_asked_again(github: FakeGitHub, tmp_path) -> None:
+    shop = build_shop(tmp_path, ROLES)
+    open_pull(github, shop)
+    # carol (cab) reviewed an older commit: GitHub dropped the team's request; not again
+    github.add_review(42, "carol", "COMMENTED", shop.base, "2024-01-19T09:00:00Z")
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop),
+               request_reviewers="true")  # fmt: skip
+    assert github.review_requests == [(42, ["dana"], [])]
+
+
+@pytest.mark.parametrize("status", [422, 403])
+def test_a_refused_request_warns_and_the_others_are_still_asked(
+    github: FakeGitHub, tmp_path: Path, status: int
+) -> None:
+    shop = build_shop(tmp_path, ROLES)
+    open_pull(github, shop)
+    github.unrequestable["cab"] = status
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop),
+                        request_reviewers="true")  # fmt: skip
+    assert result.code == 1  # a deny because approvals are missing, not because of the request
+    assert result.outputs["decision"] == "deny"
+    assert github.review_requests == [(42, ["dana"], [])]
+    assert "::warning title=changegate could not request a review::team cab:" in result.out
+    assert f"POST {REPO}/pulls/42/requested_reviewers -> {status}" in requests(github)
+
+
+def test_an_approved_pull_request_asks_nobody_and_off_is_the_default(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    shop = build_shop(tmp_path, ROLES)
+    open_pull(github, shop)
+    run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    assert requests(github) == []  # not asked for
+    github.add_review(42, "bob", "APPROVED", shop.head, "2024-01-19T10:00:00Z")
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop),
+                        request_reviewers="true")  # fmt: skip
+    assert result.code == 0
+    assert requests(github) == []

@@ -66,7 +66,7 @@ def test_every_input_is_handed_to_changegate_and_read_by_it(tmp_path: Path) -> N
         "service": "checkout", "version": "2.5.0", "change": "CHG-1", "comment": "false",
         "status": "true", "config": "ops/changegate.yaml", "fail-on": "warn",
         "working-directory": "ops", "verdict": "artifact", "since": "2024-01-01",
-        "until": "2024-04-01",
+        "until": "2024-04-01", "request-reviewers": "true",
     }  # fmt: skip
     assert set(given) == set(spec["inputs"])
     env = {"GITHUB_WORKSPACE": str(tmp_path)}
@@ -79,6 +79,7 @@ def test_every_input_is_handed_to_changegate_and_read_by_it(tmp_path: Path) -> N
         version="2.5.0", change="CHG-1", comment=False, status=True,
         config=tmp_path / "ops/changegate.yaml", fail_on="warn", directory=tmp_path / "ops",
         verdict=tmp_path / "artifact", workspace=tmp_path, since="2024-01-01", until="2024-04-01",
+        request_reviewers=True,
     )  # fmt: skip
 
 

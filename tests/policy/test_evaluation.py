@@ -178,6 +178,89 @@ def test_message_expression_falls_back_to_the_message(cli, repo: Path) -> None:
     assert messages["house/bad"].startswith("plain (messageExpression failed:")
 
 
+def test_a_message_expression_needs_no_message(cli, repo: Path) -> None:
+    write(
+        repo / "policies" / "house.yaml",
+        policy(
+            "    - {name: good, expression: 'false',\n"
+            "       messageExpression: \"'severity ' + object.spec.severity\"}\n"
+            "    - {name: bad, expression: 'false', messageExpression: 'object.spec.nosuch'}\n"
+        ),
+    )
+    code, verdict, err = check(cli)
+    assert code == 1, err
+    messages = {f["rule"]: f["message"] for f in verdict["findings"]}
+    assert messages["house/good"] == "severity SEV-2"
+    assert messages["house/bad"].startswith("rule house/bad failed (messageExpression failed:")
+
+
+def test_a_rule_without_message_or_message_expression_is_a_configuration_error(
+    cli, repo: Path
+) -> None:
+    write(repo / "policies" / "house.yaml", policy("    - {name: mute, expression: 'false'}\n"))
+    code, _, err = check(cli)
+    assert code == 2
+    assert "spec.rules[0]: give message, or messageExpression, or both" in err
+
+
+@pytest.mark.parametrize("backend", ["cel-expr-python", "cel-python"])
+@pytest.mark.parametrize(
+    ("where", "variables", "expression", "says"),
+    [
+        (
+            "expression",
+            "  variables:\n    - {name: required, expression: '1'}\n",
+            "variables.requird > 0",
+            "variables.requird is not a variable of this policy (defined here: required): "
+            "did you mean 'required'?",
+        ),
+        (
+            "expression",
+            "",
+            "'variables.x is fine in a string' != '' && variables.typo == 1",
+            "variables.typo is not a variable of this policy (defined here: none)",
+        ),
+        (
+            "variables",
+            "  variables:\n    - {name: first, expression: 'variables.second + 1'}\n"
+            "    - {name: second, expression: '1'}\n",
+            "variables.first > 0",
+            "variables.second is defined after this variable",
+        ),
+    ],
+    ids=["misspelled", "none-defined", "used-before-defined"],
+)
+def test_a_misspelled_variable_is_a_compile_error_with_a_caret(
+    cli, repo: Path, backend: str, where: str, variables: str, expression: str, says: str
+) -> None:
+    write(
+        repo / "policies" / "house.yaml",
+        policy(f'    - {{name: r, expression: "{expression}", message: m}}\n', variables=variables),
+    )
+    code, _, err = check(cli, "--cel-backend", backend)
+    assert code == 2, err
+    assert "CEL that does not compile" in err
+    assert says in err
+    *_, source, caret = err.splitlines()
+    offset = caret.index("^") - (len(source) - len(source.lstrip()))
+    assert source.strip()[offset:].startswith(says.split()[0].removeprefix("variables."))
+    assert where in err
+
+
+def test_variables_in_match_when_are_not_computed_yet(cli, repo: Path) -> None:
+    write(
+        repo / "policies" / "house.yaml",
+        policy(
+            "    - {name: r, expression: 'true', message: m}\n",
+            match="{kinds: [Incident], when: 'variables.v'}",
+            variables="  variables:\n    - {name: v, expression: 'true'}\n",
+        ),
+    )
+    code, _, err = check(cli)
+    assert code == 2
+    assert "variables.v is not computed yet when match.when runs" in err
+
+
 def test_effective_dates(cli, repo: Path) -> None:
     write(
         repo / "policies" / "house.yaml",
@@ -287,7 +370,7 @@ def test_policy_documents_are_validated_before_use(cli, repo: Path) -> None:
     code, _, err = check(cli)
     assert code == 2
     assert "invalid policies or waivers" in err
-    assert "missing required field 'message'" in err
+    assert "spec.rules[0]: give message, or messageExpression, or both" in err
 
 
 def test_unknown_builtin_pack(cli, repo: Path) -> None:

@@ -105,4 +105,104 @@ def test_the_builtin_pack_is_fully_covered(cli, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(ROOT)
     result = cli("test", "policies/", "--min-coverage", "100")
     assert result.code == 0, result.out
-    assert "17/17 rules covered (100%)" in result.out
+    assert "18/18 rules covered (100%)" in result.out
+
+
+# --- the repository's own config, and whose coverage counts -----------------------------------
+
+ZONED = """\
+apiVersion: changegate/v1
+kind: Policy
+metadata: {name: zoned}
+spec:
+  match: {kinds: [Incident]}
+  rules:
+    - {name: berlin, expression: "config.timezone == 'Europe/Berlin'", message: not Berlin}
+"""
+
+ZONED_CASES = """\
+apiVersion: changegate/v1
+kind: PolicyTest
+metadata: {name: zoned-cases}
+spec:
+  now: "2024-01-20T12:00:00Z"
+  %s
+  cases:
+    - name: judged with the zone of the config in use
+      documents:
+        - apiVersion: changegate/v1
+          kind: Incident
+          metadata: {name: INC-1}
+          spec: {title: t, severity: SEV-2, services: [web], detectedAt: "2024-01-11T10:15:00Z"}
+      expect: {zoned/berlin: %s}
+"""
+
+
+@pytest.fixture
+def berlin(in_tmp: Path) -> Path:
+    write(in_tmp / "changegate.yaml", "apiVersion: changegate/v1\nkind: Config\n"
+          "metadata: {name: r}\nspec: {timezone: Europe/Berlin, policies: [builtin:recommended, "
+          "./policies]}\n")  # fmt: skip
+    write(in_tmp / "policies" / "zoned.yaml", ZONED)
+    return in_tmp
+
+
+def test_cases_are_judged_with_the_repositorys_config_and_say_so(cli, berlin: Path) -> None:
+    write(berlin / "policies" / "tests" / "cases.yaml", ZONED_CASES % ("", "pass"))
+    result = cli("test")
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[0] == (
+        "config: changegate.yaml (each test's spec.config merges over it)"
+    )
+    report = json.loads(cli("test", "--format", "json").out)
+    assert report["config"] == "changegate.yaml"
+
+
+def test_a_tests_config_merges_over_the_repositorys(cli, berlin: Path) -> None:
+    write(
+        berlin / "policies" / "tests" / "cases.yaml",
+        ZONED_CASES % ("config: {timezone: UTC}", "fail"),
+    )
+    assert cli("test").code == 0
+
+
+def test_defaults_judges_without_the_repositorys_config(cli, berlin: Path) -> None:
+    write(berlin / "policies" / "tests" / "cases.yaml", ZONED_CASES % ("", "fail"))
+    result = cli("test", "--defaults")
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[0].startswith("config: changegate's defaults")
+    assert json.loads(cli("test", "--defaults", "--format", "json").out)["config"] is None
+
+
+def test_coverage_counts_the_rules_under_test_unless_asked_otherwise(cli, berlin: Path) -> None:
+    # zoned/berlin gets a passing and a failing case; the built-in pack is loaded too (the
+    # config names it) but its rules are not the user's to cover
+    write(berlin / "policies" / "tests" / "pass.yaml", ZONED_CASES % ("", "pass"))
+    write(
+        berlin / "policies" / "tests" / "fail.yaml",
+        (ZONED_CASES % ("config: {timezone: UTC}", "fail")).replace("zoned-cases", "zoned-2"),
+    )
+    local = cli("test", "--min-coverage", "100")
+    assert local.code == 0, local.out
+    assert "1/1 rules covered (100%)" in local.out
+    assert "coverage of the rules of the policies under test" in local.out
+    everything = cli("test", "--min-coverage", "100", "--coverage-of", "all", "--format", "json")
+    assert everything.code == 1
+    counted = json.loads(everything.out)["coverage"]
+    assert counted["of"] == "all"
+    assert "change-approvals/required-approvals" in counted["rules"]
+    assert "zoned/berlin" in counted["rules"]
+    builtin = json.loads(cli("test", "--coverage-of", "builtin", "--format", "json").out)
+    assert "zoned/berlin" not in builtin["coverage"]["rules"]
+    assert builtin["coverage"]["percent"] == 0
+
+
+def test_no_rule_of_ones_own_under_test_says_so(cli, berlin: Path) -> None:
+    (berlin / "policies" / "zoned.yaml").unlink()
+    cases = ZONED_CASES % ("", "pass")
+    write(berlin / "policies" / "tests" / "cases.yaml", cases.replace(
+        "expect: {zoned/berlin: pass}", "expect: {change-completeness/rollback-plan: skip}"
+    ))  # fmt: skip
+    result = cli("test", "--min-coverage", "100")
+    assert result.code == 1
+    assert "none: no rules to count (--coverage-of local)" in result.out

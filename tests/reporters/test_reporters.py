@@ -125,10 +125,11 @@ KINDS = (
         kind=None,
     ),
 )
+CHG_1 = Path("changes/CHG-1.yaml")
 EVALUATIONS = (
-    Evaluation("approvals/required", Outcome.FAIL, Severity.DENY, "ChangeRequest", "CHG-1"),
-    Evaluation("approvals/high-risk", Outcome.SKIP, Severity.DENY, "ChangeRequest", "CHG-1"),
-    Evaluation("freeze/active", Outcome.PASS, Severity.DENY, "ChangeRequest", "CHG-1"),
+    Evaluation("approvals/required", Outcome.FAIL, Severity.DENY, "ChangeRequest", "CHG-1", CHG_1),
+    Evaluation("approvals/high-risk", Outcome.SKIP, Severity.DENY, "ChangeRequest", "CHG-1", CHG_1),
+    Evaluation("freeze/active", Outcome.PASS, Severity.DENY, "ChangeRequest", "CHG-1", CHG_1),
 )
 DOCS = {
     "approvals/required": "Every approval requirement of the change type is met.",
@@ -568,24 +569,55 @@ def cases(xml: str) -> dict[str, Any]:
     }
 
 
-def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> None:
+JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
+
+
+@pytest.fixture(scope="module")
+def junit_schema() -> Any:
+    """The Jenkins xUnit plugin's junit-10.xsd (vendored with its licence, from pytest's
+    sdist, which tests its own JUnit output against it)."""
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(JUNIT_XSD))
+
+
+def assert_junit_valid(schema: Any, xml: str) -> None:
+    errors = [str(e.reason) for e in schema.iter_errors(xml.encode())]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_vendored_xsd_keeps_its_licence_and_rejects_what_it_should(junit_schema) -> None:
+    text = JUNIT_XSD.read_text(encoding="utf-8")
+    assert "The MIT License (MIT)" in text
+    assert "Gregory Boissinot" in text
+    # a control: a testcase with file and line (as changegate wrote them before) is invalid
+    control = (
+        '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
+        '<testcase name="c" file="a.yaml" line="3"/></testsuite></testsuites>'
+    )
+    assert not junit_schema.is_valid(control)
+
+
+def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch, junit_schema) -> None:
     xml = real_run(cli, monkeypatch, "junit")
+    assert_junit_valid(junit_schema, xml)
     (denied,) = json_findings(cli)
     parsed = JUnitXml.fromstring(xml)
-    # eight evaluations of the one changed document; three rules do not apply to it (the
+    # nine evaluations of the one changed document; three rules do not apply to it (the
     # high-risk review, the post-review of an emergency change, a standard change's template)
-    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors, parsed.skipped) == (
-        "changegate",
-        8,
+    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors) == ("changegate", 9, 1, 0)
+    (suite,) = list(parsed)
+    path = "examples/acme-shop/changes/CHG-2024-0150.yaml"
+    assert (suite.name, suite.tests, suite.failures, suite.errors, suite.skipped) == (
+        path,
+        9,
         1,
         0,
         3,
     )
-    suites = list(parsed)
-    for count in ("tests", "failures", "errors", "skipped"):
-        assert sum(getattr(s, count) for s in suites) == getattr(parsed, count)
+    assert ET.fromstring(xml.encode()).find("testsuite").get("file") == path  # noqa: S314
     everything = cases(xml)
-    assert len(everything) == 8
+    assert len(everything) == 9
     case, attributes = everything[
         "change-approvals/required-approvals [ChangeRequest CHG-2024-0150]"
     ]
@@ -593,9 +625,9 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> 
     assert isinstance(failure, Failure)
     assert failure.message == denied["message"]
     assert failure.type == "change-approvals/required-approvals"
-    assert failure.text == f"examples/acme-shop/changes/CHG-2024-0150.yaml:9:3: {denied['message']}"
-    assert attributes["file"] == "examples/acme-shop/changes/CHG-2024-0150.yaml"
-    assert attributes["line"] == "9"
+    assert failure.text == f"{path}:9:3: {denied['message']}"
+    assert "file" not in attributes
+    assert "line" not in attributes
     skipped = [c for c, _ in everything.values() if c.is_skipped]
     assert {c.name for c in skipped} == {
         "high-risk-review [ChangeRequest CHG-2024-0150]",
@@ -605,25 +637,19 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> 
     assert all(r.message == "the rule does not apply" for c in skipped for r in c.result)
 
 
-def test_junit_maps_each_outcome_to_its_element() -> None:
+def test_junit_maps_each_outcome_to_its_element(junit_schema) -> None:
     report = kinds_report()
     xml = write(junit.report, report)
+    assert_junit_valid(junit_schema, xml)
     parsed = JUnitXml.fromstring(xml)
     summary = report.verdict.summary
-    skip_evaluations = sum(1 for e in EVALUATIONS if e.outcome is Outcome.SKIP)
     # six findings, and the two evaluations no finding reported
-    assert (parsed.tests, parsed.failures, parsed.errors, parsed.skipped) == (8, 2, 1, 2)
+    assert (parsed.tests, parsed.failures, parsed.errors) == (8, 2, 1)
     assert parsed.failures == summary["failed"]
     assert parsed.errors == summary["errors"]
-    assert parsed.skipped == summary["waived"] + skip_evaluations
     assert [(s.name, s.tests, s.failures, s.errors, s.skipped) for s in parsed] == [
-        ("approvals", 2, 1, 0, 1),
-        ("completeness", 1, 0, 0, 1),
-        ("conflicts", 1, 0, 0, 0),
-        ("freeze", 1, 0, 0, 0),
-        ("lead-time", 1, 0, 1, 0),
-        ("style", 1, 0, 0, 0),
-        ("yaml", 1, 1, 0, 0),
+        ("changes/CHG-1.yaml", 7, 1, 1, 3),  # skipped: waived, a warning, a rule not applying
+        ("changes/broken.yaml", 1, 1, 0, 0),
     ]
     by_name = {key: case for key, (case, _) in cases(xml).items()}
 
@@ -652,30 +678,35 @@ def test_junit_maps_each_outcome_to_its_element() -> None:
     assert isinstance(unparsed, Failure)
     assert unparsed.text == "changes/broken.yaml:2:7: mapping values are not allowed here"
 
-    for key, expected in (
-        (
-            "conflicts/overlap [ChangeRequest CHG-1]",
-            "warn: changes/CHG-1.yaml:12:3: overlaps CHG-2",
-        ),
-        (
-            "style/title [ChangeRequest CHG-1]",
-            "info: changes/CHG-1.yaml:6:5: titles read better imperative",
-        ),
-    ):
-        case = by_name[key]
-        assert case.is_passed, key  # warnings and notes never fail a build
-        assert case.result == []
-        assert case.system_out == expected
+    # a warning is visible in a test tab (skipped, typed warning) and fails no build
+    warned = only("conflicts/overlap [ChangeRequest CHG-1]")
+    assert isinstance(warned, Skipped)
+    assert (warned.type, warned.message) == ("warning", "warning: overlaps CHG-2")
+    assert warned.text == "changes/CHG-1.yaml:12:3: overlaps CHG-2"
+    note = by_name["style/title [ChangeRequest CHG-1]"]
+    assert note.is_passed
+    assert note.result == []
+    assert note.system_out == "info: changes/CHG-1.yaml:6:5: titles read better imperative"
     assert by_name["freeze/active [ChangeRequest CHG-1]"].is_passed
     assert only("approvals/high-risk [ChangeRequest CHG-1]").message == "the rule does not apply"
+
+
+def test_junit_keeps_evaluations_without_a_file_in_a_suite_of_their_own(junit_schema) -> None:
+    lost = Evaluation("freeze/active", Outcome.PASS, Severity.DENY, "ChangeRequest", "CHG-9")
+    xml = write(junit.report, Report(verdict([]), (lost,), {}))
+    assert_junit_valid(junit_schema, xml)
+    (suite,) = list(JUnitXml.fromstring(xml))
+    assert suite.name == "changegate"
+    assert ET.fromstring(xml.encode()).find("testsuite").get("file") is None  # noqa: S314
 
 
 MARKUP = "a < b && c > d \"q\" 'a' ]]> <![CDATA[x]]> </failure> &amp; &#0; \r\n\tend"
 
 
-def test_junit_is_well_formed_when_messages_hold_markup() -> None:
+def test_junit_is_well_formed_when_messages_hold_markup(junit_schema) -> None:
     hostile = finding("approvals/required", Severity.DENY, Outcome.FAIL, MARKUP)
     xml = write(junit.report, Report(verdict([hostile]), (), {}))
+    assert_junit_valid(junit_schema, xml)
     ET.fromstring(xml.encode())  # noqa: S314 - our own output; raises when not well formed
     case, _ = cases(xml)["approvals/required [ChangeRequest CHG-1]"]
     (failure,) = case.result
@@ -926,9 +957,11 @@ def test_markdown_overflow_note_links_the_job_summary_and_keeps_the_limit() -> N
 
 def test_markdown_footer_of_a_real_run_is_not_a_table_row(cli, monkeypatch) -> None:
     page = Page(to_html(real_run(cli, monkeypatch, "markdown")))
-    ((header, *rows),) = page.tables
+    (header, *rows), (reviews, *_) = page.tables  # the findings, then the reviews
     assert header == ["Rule", "Where", "What to do"]
     assert [row[0] for row in rows] == ["change-approvals/required-approvals"]
+    assert reviews[0] == "Reviewer"
+    assert not [c for table in page.tables for row in table for c in row if "changegate " in c]
 
 
 @pytest.mark.parametrize("last", [Outcome.FAIL, Outcome.WAIVED], ids=["table", "details"])

@@ -171,6 +171,8 @@ class FakeGitHub:
     calls: list[Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
+    unrequestable: dict[str, int] = field(default_factory=dict)  # team slug -> status refused
+    review_requests: list[tuple[int, list[str], list[str]]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _server: ThreadingHTTPServer | None = None
 
@@ -222,6 +224,7 @@ class FakeGitHub:
             labels=[dict(pr["labels"][0], name=label, id=next(self._ids)) for label in labels],
         )
         pr["requested_teams"] = []  # GitHub's example lacks the teams' required "type"
+        pr["requested_reviewers"] = []
         pr["head"]["sha"] = head
         pr["base"]["sha"] = base
         pr["base"]["ref"] = "main"
@@ -387,6 +390,11 @@ class FakeGitHub:
             ("PATCH", rf"{repo}/issues/comments/(\d+)", lambda m: self._edit(int(m[1]), sent)),
             ("DELETE", rf"{repo}/issues/comments/(\d+)", lambda m: self._delete(int(m[1]))),
             ("POST", rf"{repo}/statuses/([0-9a-f]+)", lambda m: self._status(m[1], sent)),
+            (
+                "POST",
+                rf"{repo}/pulls/(\d+)/requested_reviewers",
+                lambda m: self._request_reviews(int(m[1]), sent),
+            ),
             ("GET", rf"{repo}/deployments", lambda m: page(self.deployments)),
         ]
         for verb, pattern, answer in routes:
@@ -467,6 +475,31 @@ class FakeGitHub:
         comments, comment = self._find(identifier)
         comments.remove(comment)
         return 204, {}, None
+
+    def team(self, slug: str) -> dict[str, Any]:
+        """A team as GitHub describes it in a pull request's requested_teams."""
+        team = self.spec.example("pull-request-review-request")["requested_teams"][0]
+        team.update(slug=slug, name=slug, id=next(self._ids), type="organization")
+        return team
+
+    def _request_reviews(self, number: int, sent: Any) -> tuple[int, dict[str, str], Any]:
+        """Like GitHub: the author cannot be requested (422), nor a team of another org or
+        one listed in ``unrequestable`` (422); otherwise the requests are added."""
+        pr = self.pulls[number]
+        users = (sent or {}).get("reviewers", [])
+        teams = (sent or {}).get("team_reviewers", [])
+        if pr["user"]["login"] in users:
+            return 422, {}, {"message": "Review cannot be requested from pull request author.",
+                             "documentation_url": "https://docs.github.com"}  # fmt: skip
+        refused = [t for t in teams if t in self.unrequestable]
+        if refused:
+            status = self.unrequestable[refused[0]]
+            return status, {}, {"message": f"Could not resolve to a node: {refused[0]}",
+                                "documentation_url": "https://docs.github.com"}  # fmt: skip
+        pr["requested_reviewers"] += [self.user(u) for u in users]
+        pr["requested_teams"] += [self.team(t) for t in teams]
+        self.review_requests.append((number, list(users), list(teams)))
+        return 201, {}, pr
 
     def _status(self, sha: str, sent: Any) -> tuple[int, dict[str, str], Any]:
         status = self.spec.example("status")

@@ -635,3 +635,17 @@ def test_notes_moved_into_fan_out_folders_are_not_replacements(trail: Trail, cop
     data = json.loads(run("--repo", copy, "audit", "--at", AUDIT_AT, "--format", "json")[1])
     assert data["summary"]["byRule"]["audit/replaced-record"] == 0
     assert data["summary"]["records"] == 19
+
+
+def test_a_change_record_with_scaffold_text_is_not_complete() -> None:
+    from engine.trail.metrics import _complete
+
+    written = {
+        "type": "normal", "justification": "Orders are slow", "impact": {"downtime": "0m"},
+        "implementation": ["Create the index"], "testing": {"unit": True},
+        "rollback": ["Drop the index"],
+    }  # fmt: skip
+    assert _complete(written)
+    assert not _complete({**written, "implementation": ["Create the index", "Step 2"]})
+    assert not _complete({**written, "impact": {"systems": ["[List]"]}})  # nested too
+    assert not _complete({**written, "justification": "Business reason for the change."})

@@ -40,6 +40,7 @@ class Inputs:
     workspace: Path = Path()
     since: str | None = None  # audit
     until: str | None = None
+    request_reviewers: bool = False  # check: ask the holders of missing roles to review
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Inputs:
@@ -84,6 +85,7 @@ class Inputs:
             workspace=workspace,
             since=text("since"),
             until=text("until"),
+            request_reviewers=flag("request-reviewers", False),
         )
 
 

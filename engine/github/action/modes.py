@@ -42,6 +42,7 @@ from engine.verdict import Report, Verdict
 
 def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
     from engine.github.snapshot import pull_request_context
+    from engine.judging.description import described
     from engine.judging.judge import Judge
     from engine.request.context import parse_context
     from engine.workspace.inventory import Workspace
@@ -72,12 +73,14 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
     )
     context = parse_context(valid_context(workspace, data))
     with Judge(workspace, context, now) as judge:
-        outcomes = judge.judge()
+        outcomes = described(judge, judge.judge())
     verdict = outcomes.verdict
     folder = keep(run, data, verdict, event.pull_request)
     title = (event.pull_request, str(data["pullRequest"].get("title", "")))
     log.report(outcomes)
     append(run.summary, markdown(verdict, SUMMARY_LIMIT, None, title))
+    if inputs.request_reviewers:
+        _request_reviews(client, event.pull_request, verdict, workspace, context, run, log)
     comment_id = None
     if inputs.comment:
         marker = comment_marker(inputs)
@@ -86,6 +89,24 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
     if inputs.status:
         set_status(client, event.head_sha, verdict, run.run_url, log)
     return Result(verdict, comment_id, exit_code(verdict, inputs.fail_on), folder)
+
+
+def _request_reviews(
+    client: Client, number: int, verdict: Verdict, workspace: Any, context: Any, run: Run, log: Log
+) -> None:
+    from engine.github.action.reviewers import request
+
+    asked = request(
+        client, number, verdict.extra.get("judged"), workspace.config.spec, context, log
+    )
+    if asked is None:
+        return
+    who = [*asked.users, *(f"team {t}" for t in asked.teams)]
+    line = f"requested reviews from {', '.join(who)}" if who else "requested no review"
+    if asked.skipped:
+        line += f" (not asked: {'; '.join(asked.skipped)})"
+    log.quoted(line)
+    append(run.summary, f"changegate {escape_markdown(line)}\n")
 
 
 def gate(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:

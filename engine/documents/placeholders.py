@@ -1,0 +1,62 @@
+"""Text left from a scaffold (``changegate new``) or a copied template: values that stand for
+what the author was meant to write. A change record holding them is not complete, however
+valid its schema says it is.
+
+A value is a placeholder when all of it is one of:
+- text in brackets or angle brackets: ``[Name]``, ``[Detailed description of the change]``,
+  ``<team>`` (as the domain templates and the scaffolds write them);
+- a numbered step: ``Step 1``, ``Rollback step 2``, ``[Step 3]``;
+- a scaffold's filler sentence: ``Detailed description ...``, ``Business reason ...``;
+- a to-do marker in capitals, alone or before more text (``TBD``, ``TBA`` and the usual
+  to-do and fix-me words).
+Only whole values count: ``[WIP] migrate orders`` or a description that mentions a step are
+real text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+from engine.documents.sourcemap import format_field
+
+_PLACEHOLDER: Final = re.compile(
+    r"""
+    \[[^\[\]\n]{1,120}\]                                  # [Name], [Step 1]
+    | <[^<>\n]{1,120}>                                    # <your team>
+    | (?:rollback\s+)?step\s+\d{1,3}\.?                   # Step 1, Rollback step 2
+    | (?-i:T[O]DO|TBD|TBA|F[I]XME)\b.*                   # to-do markers, capitals only
+    | (?:detailed\s+description|business\s+reason)\b.*   # the scaffold's filler sentences
+    | one\s+sentence\s+description\s+of\s+the\s+incident\.?
+    """,
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+MAX_SHOWN: Final = 60  # characters of a placeholder quoted in a message
+
+
+def is_placeholder(text: str) -> bool:
+    return _PLACEHOLDER.fullmatch(text.strip()) is not None
+
+
+def find(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Each placeholder in a document's value, nested lists and mappings included: its field
+    path (``spec.implementation[0]``) and its text."""
+    if isinstance(value, str):
+        if is_placeholder(value):
+            yield format_field(path), value.strip()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from find(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from find(item, (*path, index))
+
+
+def described(value: Any, path: tuple[str | int, ...] = ()) -> list[str]:
+    """The placeholders as ``field: 'text'``, for messages."""
+    shown = []
+    for field, text in find(value, path):
+        quoted = text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+        shown.append(f"{field}: {quoted!r}")
+    return shown
