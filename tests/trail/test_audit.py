@@ -145,14 +145,28 @@ def test_metrics_match_the_figures_worked_out_by_hand(trail: Trail) -> None:
         "rollbackRate": 33.3, "approvalCycleHours": 4.0, "completeness": 85.7,
         "emergencyShare": 14.3,
     }  # fmt: skip
-    # error budgets: 0.1% of January is 44.64 min, 30 used; 0.5% of March is 223.2 min, 120
-    # used with 30.5 of 31 days gone
+
+    # error budgets, every month of the history: 0.1% of January (31 days) is 44.64 min, 30
+    # used (32.8% left); February has 29 days (41.76 min); 0.5% of March is 223.2 min, 120
+    # used (46.2% left) with 30.5 of 31 days gone: 120 / (223.2 * 30.5 / 31) = 0.55x
+    def month(allowed: float, used: float, left: float, percent: float, burn: float,
+              incidents: list[str], target: float) -> dict[str, object]:  # fmt: skip
+        return {"target": target, "allowedMinutes": allowed, "usedMinutes": used,
+                "remainingMinutes": left, "remainingPercent": percent, "burnRate": burn,
+                "incidents": incidents}  # fmt: skip
+
     assert data["errorBudgets"] == {
-        "checkout": {"2024-01": {"target": 99.9, "allowedMinutes": 44.6, "usedMinutes": 30.0,
-                                 "remainingMinutes": 14.6, "burnRate": 0.67}},
-        "catalog": {"2024-03": {"target": 99.5, "allowedMinutes": 223.2, "usedMinutes": 120.0,
-                                "remainingMinutes": 103.2, "burnRate": 0.55}},
-    }  # fmt: skip
+        "checkout": {
+            "2024-01": month(44.6, 30.0, 14.6, 32.8, 0.67, ["INC-1"], 99.9),
+            "2024-02": month(41.8, 0.0, 41.8, 100.0, 0.0, [], 99.9),
+            "2024-03": month(44.6, 0.0, 44.6, 100.0, 0.0, [], 99.9),
+        },
+        "catalog": {
+            "2024-01": month(223.2, 0.0, 223.2, 100.0, 0.0, [], 99.5),
+            "2024-02": month(208.8, 0.0, 208.8, 100.0, 0.0, [], 99.5),
+            "2024-03": month(223.2, 120.0, 103.2, 46.2, 0.55, ["INC-2"], 99.5),
+        },
+    }
     assert data["services"]["catalog"]["total"]["deployments"] == 1
 
 
@@ -316,7 +330,9 @@ def test_text_output_of_audit_and_metrics(trail: Trail) -> None:
     code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT)
     assert code == 0
     assert "  Deployments                        1         1         1         3" in out
-    assert "  2024-01: target 99.9%, allowed 44.6 min, used 30.0 min, remaining 14.6 min" in out
+    assert "error budget of checkout\n" in out
+    assert ("  2024-01: target 99.9%, allowed 44.6 min, used 30.0 min, remaining 14.6 min (32.8%), "
+            "burn rate 0.67x; used by INC-1\n") in out  # fmt: skip
     code, out = run("--repo", trail.root, "audit", "--since", "someday")
     assert (code, "--since 'someday': give a date" in out) == (2, True)
     code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT, "--since", "2030-01-01")
