@@ -67,10 +67,10 @@ def test_error_budgets_see_the_incidents_of_every_share(
     repo = tmp_path / "repo"
     shutil.copytree(synthetic, repo)
     config = repo / "changegate.yaml"
+    slo = "slo: {availability: 99.99, period: 365d}"  # one incident hour spends it
     config.write_text(  # every service gets an SLO: budgets come from incidents everywhere
-        re.sub(r"- \{name: (service-\d+)\}", r"- {name: \1, slo: {availability: 99.99, period: 365d}}",
-               config.read_text())
-    )  # fmt: skip
+        re.sub(r"- \{name: (service-\d+)\}", rf"- {{name: \1, {slo}}}", config.read_text())
+    )
     one = verdict(cli, repo, "--jobs", "1")
     two = verdict(cli, repo, "--jobs", "2")
     assert one == two
