@@ -170,6 +170,21 @@ def test_metrics_match_the_figures_worked_out_by_hand(trail: Trail) -> None:
     assert data["services"]["catalog"]["total"]["deployments"] == 1
 
 
+def test_the_metrics_report_draws_a_burn_down_per_service(trail: Trail, tmp_path: Path) -> None:
+    report = tmp_path / "metrics.html"
+    code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT, "--format", "html",
+                    "--output", report)  # fmt: skip
+    assert code == 0, out
+    page = report.read_text(encoding="utf-8")
+    # catalog's March: 120 of 223.2 minutes used by INC-2 on the 3rd, 103.2 left
+    for title in ("checkout: error budget left, 2024-03", "catalog: error budget left, 2024-03"):
+        assert f'aria-label="{title}"' in page
+    assert "103.2 min left" in page
+    assert "<td>INC-2</td>" in page
+    assert page.count('class="burn"') == 2
+    assert "<dt><b>Error budget</b></dt>" in page
+
+
 def test_verify_replays_every_record_to_the_same_decision(trail: Trail) -> None:
     recorded = [n for n in trail.merges if n not in {13, 16}]
     for number in recorded:
@@ -296,7 +311,7 @@ def test_the_html_report_renders_in_headless_chromium(trail: Trail, tmp_path: Pa
         assert f'<td class="rule">{rule}</td>' in html
     assert "<script" not in html
     assert "http" not in html.split("<body>")[0]  # no stylesheet or font from the network
-    assert html.count("<svg") == 10
+    assert html.count("<svg") == 12  # ten figures, and a burn-down per service with an SLO
     shot = tmp_path / "audit.png"
     result = subprocess.run(
         [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
