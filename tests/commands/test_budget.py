@@ -140,3 +140,40 @@ def test_without_services_there_is_nothing_to_count(cli, in_tmp: Path) -> None:
     result = cli("budget")
     assert result.code == 0
     assert result.out.startswith("changegate.yaml lists no services")
+
+
+def test_slos_that_cannot_have_a_budget_are_configuration_errors(cli, in_tmp: Path) -> None:
+    config = "apiVersion: changegate/v1\nkind: Config\nmetadata: {name: x}\nspec:\n  services:\n"
+    for slo, said in (
+        ("{availability: 100}", "slo.availability must be less than 100, not 100"),
+        ("{availability: 0}", "slo.availability must be more than 0, not 0"),
+        ("{availability: 99.9, period: 0d}", "'0d' is not a valid value: write it like month"),
+        ("{availability: 99.9, latencyP99: 500ms}", "unknown field 'latencyP99'"),
+    ):
+        write(in_tmp / "changegate.yaml", f"{config}    - {{name: checkout, slo: {slo}}}\n")
+        result = cli("budget")
+        assert result.code == 2, slo
+        assert said in result.err, result.err
+
+
+def test_the_engines_calendar_edges(cli) -> None:
+    # the last instant changegate computes with is already 3000-01 in Berlin
+    last = cli("--repo", SHOP, "budget", "--service", "checkout", "--at", "2999-12-31T23:59:59Z")
+    assert "checkout: SLO 99.9% availability over 3000-01\n" in last.out
+    first = cli("--repo", SHOP, "budget", "--service", "checkout", "--at", "1900-01-01T00:00:00Z")
+    assert "  used       0.0 min\n" in first.out
+    beyond = cli("--repo", SHOP, "budget", "--at", "3000-01-01T00:00:00Z")
+    assert beyond.code == 2
+    assert "outside the years changegate computes with" in beyond.err
+
+
+def test_an_incident_naming_a_service_outside_the_catalog_is_not_counted(
+    cli, tmp_path: Path
+) -> None:
+    root = shop(tmp_path)
+    write(root / "incidents" / "INC-Y.yaml", INCIDENT.format(
+        name="INC-Y", detected="2024-01-12T10:00:00Z", rest="",
+    ).replace("[checkout]", "[chekout]"))  # fmt: skip
+    result = cli("--repo", root, "budget", "--service", "checkout", "--at", "2024-01-20T12:00:00Z")
+    assert "  used       15.0 min\n" in result.out
+    assert "INC-Y.yaml; run changegate validate" in result.err
