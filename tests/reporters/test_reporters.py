@@ -572,20 +572,21 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> 
     xml = real_run(cli, monkeypatch, "junit")
     (denied,) = json_findings(cli)
     parsed = JUnitXml.fromstring(xml)
-    # eight evaluations of the one changed document; three rules do not apply to it (the
-    # high-risk review, the post-review of an emergency change, a standard change's template)
+    # twelve evaluations of the one changed document; six rules do not apply to it (the
+    # high-risk review, the post-review of an emergency change, a standard change's template,
+    # and release-readiness's three release plan rules; its error budget rule passes)
     assert (parsed.name, parsed.tests, parsed.failures, parsed.errors, parsed.skipped) == (
         "changegate",
-        8,
+        12,
         1,
         0,
-        3,
+        6,
     )
     suites = list(parsed)
     for count in ("tests", "failures", "errors", "skipped"):
         assert sum(getattr(s, count) for s in suites) == getattr(parsed, count)
     everything = cases(xml)
-    assert len(everything) == 8
+    assert len(everything) == 12
     case, attributes = everything[
         "change-approvals/required-approvals [ChangeRequest CHG-2024-0150]"
     ]
@@ -601,6 +602,9 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch) -> 
         "high-risk-review [ChangeRequest CHG-2024-0150]",
         "post-review [ChangeRequest CHG-2024-0150]",
         "standard-template [ChangeRequest CHG-2024-0150]",
+        "exit-criteria [ChangeRequest CHG-2024-0150]",
+        "blocking-bugs [ChangeRequest CHG-2024-0150]",
+        "ci-checks [ChangeRequest CHG-2024-0150]",
     }
     assert all(r.message == "the rule does not apply" for c in skipped for r in c.result)
 
