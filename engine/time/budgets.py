@@ -149,14 +149,13 @@ class Outage(NamedTuple):
         if fields.environment != DEFAULT_ENVIRONMENT:
             return None
         resolved = fields.resolved_at
-        impact = document.spec.get("impact") or {}
         return cls(
             name=document.name or "?",
             services=fields.services,
             detected=parse_instant(fields.detected_at),
             resolved=parse_instant(resolved) if resolved else None,
             downtime=_minutes(fields.downtime) if fields.downtime else None,
-            counted=impact.get("slaImpact", True) is not False,
+            counted=fields.sla_impact,
         )
 
     def span_end(self, at: datetime) -> datetime:
