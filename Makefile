@@ -42,6 +42,9 @@ demo: $(STAMP)
 	@echo
 	@echo "== what is frozen, and what is coming"
 	$(BIN)/changegate --repo examples/acme-shop freeze status --at 2024-12-20T10:00:00Z --days 14
+	@echo
+	@echo "== the error budgets on 20 January: INC-2024-0125 used 15 of checkout's 44.6 minutes"
+	$(BIN)/changegate --repo examples/acme-shop budget --at $(DEMO_AT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests bench docs

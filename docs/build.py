@@ -10,6 +10,7 @@ test suite runs, so the page cannot drift from what changegate does.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -58,7 +59,7 @@ def render() -> str:
         for rule in policy.rules:
             severity = "deny at deploy, warn before" if rule.severity_expression else rule.severity
             events = ", ".join(sorted(policy.events)) if policy.events else "all"
-            kinds = ", ".join(sorted(policy.kinds))
+            kinds = ", ".join(sorted(_kinds(policy.kinds, rule.when)))
             lines.append(
                 f"| [`{rule.id}`](#{rule.id.replace('/', '')}) | {severity} | {kinds} | {events} |"
             )
@@ -68,6 +69,8 @@ def render() -> str:
             lines += ["", f"Applies when: `{policy.when}`"]
         for rule in policy.rules:
             lines += ["", f"### {rule.id}", "", rule.description.strip() or rule.message or rule.id]
+            if rule.when:
+                lines += ["", f"Applies when: `{rule.when.strip()}`"]
             lines += ["", "```cel", rule.expression.strip(), "```"]
             cases = sorted(examples.get(rule.id, []), key=lambda e: (e[0] != "pass", e[1]))
             if cases:
@@ -95,6 +98,12 @@ def render() -> str:
     for function in library.functions():
         lines.append(f"| `{function.signature}` | {function.doc} |")
     return "\n".join(lines) + "\n"
+
+
+def _kinds(kinds: frozenset[str], when: str | None) -> frozenset[str]:
+    """The kinds a rule judges: its policy's, narrowed by a ``when`` that names one."""
+    named = re.fullmatch(r"object\.kind == '(\w+)'", (when or "").strip())
+    return frozenset({named.group(1)}) & kinds if named else kinds
 
 
 def main() -> int:

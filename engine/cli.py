@@ -12,6 +12,7 @@ from typing import NoReturn, Protocol
 from engine import __version__
 from engine.commands import (
     audit,
+    budget,
     check,
     freeze,
     gate,
@@ -45,6 +46,7 @@ COMMANDS: dict[str, Command] = {
     "verify": verify,
     "audit": audit,
     "metrics": metrics,
+    "budget": budget,
     "schema": schema,
     "new": new,
 }

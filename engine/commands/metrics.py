@@ -57,10 +57,11 @@ def _text(result: Any, out: TextIO) -> None:
     for service, months in data["errorBudgets"].items():
         out.write(f"error budget of {service}\n")
         for month, b in months.items():
+            used_by = f"; used by {', '.join(b['incidents'])}" if b["incidents"] else ""
             out.write(
                 f"  {month}: target {b['target']}%, allowed {b['allowedMinutes']} min, used "
-                f"{b['usedMinutes']} min, remaining {b['remainingMinutes']} min, burn rate "
-                f"{b['burnRate']}x\n"
+                f"{b['usedMinutes']} min, remaining {b['remainingMinutes']} min "
+                f"({b['remainingPercent']}%), burn rate {b['burnRate']}x{used_by}\n"
             )
 
 

@@ -129,3 +129,10 @@ class IncidentFields(_View):
         impact = self.spec.get("impact") or {}
         value = impact.get("downtime")
         return str(value) if value else None
+
+    @property
+    def sla_impact(self) -> bool:
+        """Whether it counts against the services' error budgets (``impact.slaImpact``,
+        default true)."""
+        impact = self.spec.get("impact") or {}
+        return impact.get("slaImpact", True) is not False

@@ -12,6 +12,8 @@ Deploying is allowed when:
 - the environment's ``requires`` is met: a protected environment needs a reason to deploy,
   an approved change request scheduled now or a release plan that passes (by default).
 Invalid windows close the gate: a freeze that cannot be read might be the one that applies.
+A deploy to production names the service's error budget among the reasons (the rule
+release-readiness/error-budget holds the plan or change when it is spent).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import rules
-from engine.documents.fields import ChangeRequestFields, ReleasePlanFields
+from engine.documents.fields import DEFAULT_ENVIRONMENT, ChangeRequestFields, ReleasePlanFields
 from engine.documents.model import Document, file_finding
 from engine.findings import Finding, Outcome, Severity
 from engine.judging.deploy import (
@@ -35,6 +37,7 @@ from engine.judging.deploy import (
     unmet,
 )
 from engine.judging.judge import Judge, Outcomes
+from engine.request.names import same_environment
 from engine.time import schedules
 from engine.time.calendar import Calendar, missing_approvals
 from engine.time.instants import format_instant
@@ -199,7 +202,7 @@ class _Run:
         reopens = calendar.opens(now, target) if freezes else None
         for occurrence in freezes:
             window = occurrence.window
-            until = _until(occurrence, reopens)
+            until = occurrence.until(reopens)
             if window.level == "hard":
                 if emergencies:
                     self.gate.reasons.append(
@@ -289,20 +292,6 @@ class _Run:
         return freezes
 
 
-def _until(occurrence: Occurrence, reopens: datetime | None) -> str:
-    window = occurrence.window
-    until = f"{occurrence.local(occurrence.end)} {window.zone_name}"
-    until += f" ({format_instant(occurrence.end)})"
-    if reopens is None:
-        return until + "; more freezes follow for over a year"
-    if reopens > occurrence.end:
-        until += (
-            f"; other freezes follow without a break until {occurrence.local(reopens)} "
-            f"{window.zone_name} ({format_instant(reopens)})"
-        )
-    return until
-
-
 def open_gate(judge: Judge, deploy: DeployTarget, notes: Sequence[str] = ()) -> Outcomes:
     """Judge the deploy; the verdict carries ``{"gate": {...}}`` and says allow or deny.
     ``deploy`` names what the judge's (deploy) context asks for; ``notes`` say what about its
@@ -342,6 +331,9 @@ def open_gate(judge: Judge, deploy: DeployTarget, notes: Sequence[str] = ()) -> 
             gate.reasons.append(
                 "approved and scheduled now: " + ", ".join(d.name or "?" for d in approved)
             )
+    budget = judge.library.budget(deploy.service)
+    if budget is not None and same_environment(deploy.environment, DEFAULT_ENVIRONMENT):
+        gate.reasons.append(budget.summary)  # release-readiness/error-budget judges it
     gate.reasons.extend(notes)
     return _outcomes(judge, judged, run, target)
 

@@ -102,12 +102,17 @@ def split(files: Sequence[Found], count: int) -> list[list[Found]]:
     return shares
 
 
-_SHARED_SPEC: Final = {"ChangeRequest": ("environment", "services", "schedule", "status")}
+_SHARED_SPEC: Final = {
+    "ChangeRequest": ("environment", "services", "schedule", "status"),
+    # what error budgets read (errorBudget, release-readiness/error-budget)
+    "Incident": ("services", "environment", "detectedAt", "resolvedAt", "impact"),
+}
 
 
 def _shared(documents: Sequence[Document]) -> bytes:
     """What other shares need of these documents, as plain tuples (they pickle ~10x faster
-    than objects): release plans and windows whole, change requests' target and schedule."""
+    than objects): release plans and windows whole, change requests' target and schedule,
+    incidents' services, times and impact."""
     records = []
     for document in documents:
         keep = _SHARED_SPEC.get(document.kind)

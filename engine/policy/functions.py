@@ -64,6 +64,12 @@ DECLARATIONS: Final[tuple[tuple[str, tuple[CelType, ...], CelType, str], ...]] =
     ('changeWindowOpen', (CelType.STRING, CelType.STRING, CelType.TIMESTAMP), CelType.BOOL,
      'Whether changes to an environment and service may happen at an instant as far as '
      'change windows go (true where no change window applies).'),
+    ('errorBudget', (CelType.STRING,), CelType.DYN,
+     "The service's error budget at now() (null without an SLO in changegate.yaml): "
+     '{service, target, period, start, end, allowedMinutes, usedMinutes, remainingMinutes, '
+     'remaining (fraction left: 1 untouched, 0 or less spent), burnRate, exhausted, low (below '
+     'slo.warnBelow), warnBelow (fraction), incidents (names), summary (a sentence)}; numbers '
+     'are doubles.'),
     ('ignoredApprovals', (), CelType.STRING_LIST,
      'Why reviews did not count as approvals, one sentence each.'),
     ('vetoes', (CelType.STRING,), CelType.STRING_LIST,

@@ -22,7 +22,7 @@ from engine.globs import match_any
 from engine.policy.functions import DECLARATIONS
 from engine.request.approvals import ApprovalSet
 from engine.request.context import RequestContext
-from engine.time import schedules
+from engine.time import budgets, schedules
 from engine.time.calendar import Calendar
 from engine.time.durations import LeadTime, parse_lead_time
 from engine.time.instants import parse_datetime
@@ -80,6 +80,7 @@ class Library:
         self.approvals = approvals
         self.changed = changed  # (kind, name) of documents the pull request changes
         self.unreadable = tuple(unreadable)
+        self._budgets: dict[str, budgets.Budget | None] = {}
 
     # --- indexes, built on first use -------------------------------------------------------
 
@@ -121,6 +122,25 @@ class Library:
                     Interval(start, end, document.name or "")
                 )
         return {target: Timeline.of(intervals) for target, intervals in index.items()}
+
+    @cached_property
+    def _slos(self) -> dict[str, budgets.Slo]:
+        return budgets.slos(self.config.spec)
+
+    @cached_property
+    def _outages(self) -> list[budgets.Outage]:
+        return budgets.outages(self.documents)
+
+    def budget(self, service: str) -> budgets.Budget | None:
+        """The service's error budget at now, or None without an SLO (computed once)."""
+        if service not in self._budgets:
+            slo = self._slos.get(service)
+            self._budgets[service] = (
+                None
+                if slo is None
+                else budgets.compute(slo, self._outages, self.now, self.config.timezone)
+            )
+        return self._budgets[service]
 
     @cached_property
     def calendar(self) -> Calendar:
@@ -315,6 +335,10 @@ class Library:
         target = Target(environment, (service,), None)
         _, allowed = self.calendar.matching(target)
         return not allowed or bool(self.calendar.active(moment, target)[1])
+
+    def fn_error_budget(self, service: str) -> dict[str, Any] | None:
+        budget = self.budget(service)
+        return budget.as_cel() if budget is not None else None
 
     def fn_ignored_approvals(self) -> list[str]:
         return list(self.approvals.ignored)

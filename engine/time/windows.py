@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from engine.documents.model import Document
 from engine.errors import ChangegateError
 from engine.globs import match_any
+from engine.time.instants import format_instant
 
 MAX_OCCURRENCES: Final = 200_000  # far beyond a daily rule for 500 years
 SPAN_YEARS: Final = 200  # a rule is expanded this far from recurrence.from, and no further
@@ -65,6 +66,20 @@ class Occurrence(NamedTuple):
             f"{self.local(self.start)} to {self.local(self.end)} {window.zone_name} "
             f"({_utc(self.start)} to {_utc(self.end)})"
         )
+
+    def until(self, reopens: datetime | None) -> str:
+        """When the occurrence ends, locally and in UTC, and whether others follow without a
+        break until ``reopens`` (None: for over a year)."""
+        zone_name = self.window.zone_name
+        until = f"{self.local(self.end)} {zone_name} ({format_instant(self.end)})"
+        if reopens is None:
+            return until + "; more freezes follow for over a year"
+        if reopens > self.end:
+            until += (
+                f"; other freezes follow without a break until {self.local(reopens)} "
+                f"{zone_name} ({format_instant(reopens)})"
+            )
+        return until
 
 
 def _utc(instant: datetime) -> str:

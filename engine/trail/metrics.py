@@ -23,9 +23,11 @@ How each figure is counted (what is said here is what the report says):
   execution, and no field still holding text left from a scaffold ([Name], Step 1);
 - a release before its change reached the default branch gives no lead time;
 - emergency change share: emergency change requests over all, by scheduled month;
-- error budget (services with an SLO): allowed downtime = (100 - availability)% of the month,
-  used = the month's incidents' ``impact.downtime`` (else their duration; one still open counts
-  until now), burn rate = used over the budget for the part of the month that has passed.
+- error budget (services with an SLO): per calendar month, allowed downtime = (100 -
+  availability)% of the month, used = what production incidents charged to it (see
+  :mod:`engine.time.budgets`: downtime shared over the months an incident spans, never more
+  than the month has, none for ``slaImpact: false``, an open one until now), burn rate = used
+  over the budget for the part of the month gone.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ from engine.documents import placeholders
 from engine.documents.fields import DEFAULT_ENVIRONMENT, IncidentFields, ReleasePlanFields
 from engine.documents.model import Document
 from engine.time import schedules
+from engine.time.budgets import outages
 from engine.time.instants import format_instant, parse_datetime, parse_instant
-from engine.trail.budgets import monthly_budgets
+from engine.trail.budgets import BurnDown, burn_downs, end_of, monthly_budgets
 from engine.trail.history import Commit, Trail, first_added, records_by_path, within
 
 if TYPE_CHECKING:
@@ -69,6 +72,12 @@ DEFINITIONS: Final = {
     "rollback plan (standard changes: their template) and, once done, their execution, and no "
     "field still holding text left from a scaffold ([Name], Step 1, Detailed description ...).",
     "emergencyShare": "Emergency change requests over all, by scheduled month.",
+    "errorBudget": "Per service with an SLO and calendar month: allowed downtime is (100 - "
+    "availability)% of the month's real length; used is what production incidents charged to "
+    "it (impact.downtime, else detection to resolution, shared over the months an incident "
+    "spans in proportion to its time in each, never more than the month has; slaImpact: false "
+    "charges nothing; an open incident counts until now); the burn rate is used over the "
+    "budget of the part of the month gone (1x spends it exactly by the month's end).",
 }
 FIGURES: Final = (
     ("deployments", "Deployments", ""),
@@ -140,7 +149,8 @@ class Metrics:
     until: datetime | None
     zone: str
     buckets: dict[str, dict[str, Bucket]]  # service -> month -> counts
-    budgets: dict[str, dict[str, dict[str, float]]]  # service -> month -> error budget
+    budgets: dict[str, dict[str, dict[str, Any]]]  # service -> month -> error budget
+    burn_downs: list[BurnDown] = field(default_factory=list)  # each SLO's current period
 
     def months(self) -> list[str]:
         """Every month from the first with data to the last, gaps included (a trend chart
@@ -248,14 +258,39 @@ def compute(
             bucket.emergencies += spec["type"] == "emergency"
             if cycle is not None:
                 bucket.approval_hours.append(cycle)
+    budgets, charts = _budgets(judge, incidents, since, until, buckets)
     return Metrics(
         at=judge.now,
         since=since,
         until=until,
         zone=zone,
         buckets={s: dict(m) for s, m in buckets.items()},
-        budgets=monthly_budgets(judge, incidents, month),
+        budgets=budgets,
+        burn_downs=charts,
     )
+
+
+def _budgets(
+    judge: Judge,
+    incidents: list[Document],
+    since: datetime | None,
+    until: datetime | None,
+    buckets: dict[str, dict[str, Bucket]],
+) -> tuple[dict[str, dict[str, dict[str, Any]]], list[BurnDown]]:
+    """The error budgets of every month of the period and the burn-down of each SLO's
+    current period (:mod:`engine.trail.budgets`)."""
+    zone, found = judge.config.timezone, outages(incidents)
+    monthly = monthly_budgets(
+        judge.config.spec,
+        zone,
+        found,
+        now=judge.now,
+        since=since,
+        until=until,
+        first=min((m for months in buckets.values() for m in months), default=None),
+    )
+    charts = burn_downs(judge.config.spec, zone, found, end_of(judge.now, until))
+    return monthly, charts
 
 
 def _zone(name: str) -> Any:

@@ -21,7 +21,7 @@ def html(judge: Judge, *, audit: Audit | None = None, metrics: Metrics | None = 
 
     from engine.escaping import bidi_visible
     from engine.resources import bundled
-    from engine.trail.charts import bars
+    from engine.trail.charts import bars, burn_down
     from engine.trail.metrics import ALL, DEFINITIONS, FIGURES
 
     environment = jinja2.Environment(
@@ -38,6 +38,7 @@ def html(judge: Judge, *, audit: Audit | None = None, metrics: Metrics | None = 
     services: list[tuple[str, Any]] = []
     months: list[str] = []
     budgets: dict[str, Any] = {}
+    burn_downs: list[Markup] = []
     if metrics is not None:
         data = metrics.as_json()
         months = metrics.months()
@@ -47,6 +48,15 @@ def html(judge: Judge, *, audit: Audit | None = None, metrics: Metrics | None = 
             charts.append(Markup(bars(label, months, values, unit)))  # noqa: S704 - escaped in bars
         services = list(data["services"].items())
         budgets = data["errorBudgets"]
+        for chart in metrics.burn_downs:
+            svg = burn_down(
+                f"{chart.service}: error budget left, {chart.window.label}",
+                _span(chart.window.start, chart.window.end, metrics.zone),
+                chart.points,
+                chart.allowed,
+                even=chart.calendar,
+            )
+            burn_downs.append(Markup(svg))  # noqa: S704 - escaped in burn_down
     shown = audit or metrics
     since = shown.since if shown is not None else None
     until = shown.until if shown is not None else None
@@ -64,9 +74,18 @@ def html(judge: Judge, *, audit: Audit | None = None, metrics: Metrics | None = 
         services=services,
         figures=FIGURES,
         budgets=budgets,
+        burn_downs=burn_downs,
         rules=_rules(),
         definitions=DEFINITIONS,
     )
+
+
+def _span(start: datetime, end: datetime, zone_name: str) -> tuple[datetime, datetime, str, str]:
+    """A period with its ends as local date-times (the end exclusive, as months are)."""
+    from engine.time.instants import in_zone
+
+    shown = [in_zone(moment, zone_name).strftime("%Y-%m-%d %H:%M") for moment in (start, end)]
+    return start, end, shown[0], shown[1]
 
 
 def _rules() -> dict[str, str]:

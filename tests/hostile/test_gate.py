@@ -225,7 +225,8 @@ def test_a_protected_environment_needs_what_it_requires(
     found, verdict = gate(cli, *CATALOG, *args, "--context", context)
     assert (found, failing(verdict)) == (code, rules)
     if code:
-        assert f"(requires: {value})" in verdict["gate"]["reasons"][-1]
+        assert f"(requires: {value})" in verdict["gate"]["reasons"][-2]
+        assert verdict["gate"]["reasons"][-1].startswith("catalog's error budget for ")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.support.files import EXAMPLES, copy_example, write
-from tests.support.verdicts import rules
+from tests.support.verdicts import rules, verdict_json
 
 SHOP = EXAMPLES / "acme-shop"
 CONTEXTS = SHOP / "contexts"
@@ -21,6 +21,15 @@ PROTECTED_REASON = (
     "approved change request scheduled now (--change, or one scheduled for checkout in "
     "production) or the release plan of the version deployed (--version) passing its deploy "
     "checks"
+)
+# a deploy to production names the service's error budget (0.1% of 31 days is 44.64 minutes;
+# catalog's 0.5% is 223.2; INC-2024-0125 used 15 of checkout's in January 2024)
+BUDGET_DECEMBER = (
+    "checkout's error budget for 2024-12: 44.6 of 44.6 minutes left (100%), burn rate 0.0x"
+)
+BUDGET_JANUARY = "checkout's error budget for 2024-01: 29.6 of 44.6 minutes left (66%), burn rate"
+CATALOG_JANUARY = (
+    "catalog's error budget for 2024-01: 223.2 of 223.2 minutes left (100%), burn rate 0.0x"
 )
 
 
@@ -50,6 +59,7 @@ def test_inside_the_holiday_freeze_a_normal_deploy_is_blocked(cli) -> None:
             "until 2025-01-02 00:00 Europe/Berlin (2025-01-01T23:00:00Z): only an approved "
             "emergency change may deploy now",
             PROTECTED_REASON,
+            BUDGET_DECEMBER,
         ],
     }
     protected, frozen = verdict["findings"]  # in file order
@@ -110,15 +120,16 @@ def test_on_friday_afternoon_the_soft_freeze_yields_to_its_extra_approval(
     assert (code, rules(verdict)) == (1, ["gate/frozen"])
     assert (
         "until 2024-01-29 08:00 Europe/Berlin (2024-01-29T07:00:00Z)"
-        in verdict["gate"]["reasons"][-1]
+        in verdict["gate"]["reasons"][-2]
     )
+    assert verdict["gate"]["reasons"][-1] == f"{BUDGET_JANUARY} 0.4x"
 
 
 def test_outside_all_windows_a_deploy_with_a_reason_is_allowed(cli, tmp_path: Path) -> None:
     # production is protected: no freeze applies, but a deploy needs a change or a release
     code, verdict = gate(cli, *CHECKOUT, "--at", "2024-01-24T10:00:00Z")
     assert (code, rules(verdict)) == (1, ["gate/protected-environment"])
-    assert verdict["gate"]["reasons"] == [PROTECTED_REASON]
+    assert verdict["gate"]["reasons"] == [PROTECTED_REASON, f"{BUDGET_JANUARY} 0.4x"]
     # the approved standard change scheduled now is that reason (found, not named)
     catalog = ("--env", "production", "--service", "catalog")
     code, verdict = gate(cli, *catalog, "--at", "2024-01-23T07:10:00Z")
@@ -127,14 +138,15 @@ def test_outside_all_windows_a_deploy_with_a_reason_is_allowed(cli, tmp_path: Pa
         "change requests scheduled now for this target: CHG-2024-0151",
         "no freeze applies to catalog in production now",
         "approved and scheduled now: CHG-2024-0151",
+        CATALOG_JANUARY,
     ]
     # and so is a release plan that passes its deploy checks
     green = write(tmp_path / "deploy.yaml", "event: deploy\nchecks: {unit-tests: success}\n")
     code, verdict = gate(
         cli, *catalog, "--version", "1.8.1", "--at", "2024-01-24T10:00:00Z", "--context", green
     )
-    assert (code, verdict["gate"]["reasons"][-1]) == (
-        0, "release catalog-v1.8.1 passes its deploy checks",
+    assert (code, verdict["gate"]["reasons"][-2:]) == (
+        0, ["release catalog-v1.8.1 passes its deploy checks", CATALOG_JANUARY],
     )  # fmt: skip
     # staging is neither protected nor ever frozen in this shop, even over the holidays
     code, verdict = gate(
@@ -219,6 +231,7 @@ spec:
         "break until 2025-01-03 12:00 Europe/Berlin (2025-01-03T11:00:00Z): only an approved "
         "emergency change may deploy now",
         PROTECTED_REASON,
+        BUDGET_DECEMBER,
     ]
 
 
@@ -255,7 +268,8 @@ spec:
     assert verdict["gate"]["reasons"] == [
         "catalog in production may change only inside catalog-hours, and none is open now; the "
         "next opens 2024-01-25 09:00 to 2024-01-25 12:00 Europe/Berlin "
-        "(2024-01-25T08:00Z to 2024-01-25T11:00Z)"
+        "(2024-01-25T08:00Z to 2024-01-25T11:00Z)",
+        CATALOG_JANUARY,
     ]
     # checkout is not confined by it
     assert gate(cli, *CHECKOUT, "--at", "2024-01-24T13:00:00Z")[0] == 0
@@ -293,3 +307,91 @@ def test_a_change_scheduled_into_a_freeze_fails_check_at_pr_time(
     assert finding["document"]["name"] == "CHG-2024-0150"
     assert "overlaps hard freeze holiday-freeze" in finding["message"]
     assert "reschedule it after 2025-01-02 00:00 Europe/Berlin" in finding["message"]
+
+
+SPENT_INCIDENT = """\
+apiVersion: changegate/v1
+kind: Incident
+metadata: {name: INC-2024-0131}
+spec:
+  title: Checkout rejected every card for 40 minutes
+  severity: SEV-1
+  services: [checkout]
+  detectedAt: "2024-01-18T09:00:00Z"
+  resolvedAt: "2024-01-18T09:40:00Z"
+  impact: {downtime: 40m}
+"""
+HOTFIX = """\
+apiVersion: changegate/v1
+kind: ReleasePlan
+metadata: {name: checkout-v2.4.1}
+spec:
+  service: checkout
+  version: "2.4.1"
+  type: patch
+  targetDate: "2024-01-25"
+  releaseManager: alice
+  scope:
+    fixes:
+      - {id: B-230, title: Card payments fail under load, priority: critical, status: verified}
+  goNoGo: {date: "2024-01-25", deciders: [alice, dana], decision: go}
+  rollout:
+    strategy: blue-green
+    rollback:
+      plan: Switch back to blue
+      triggers: [{metric: error_rate, operator: ">", threshold: 1%}]
+"""
+
+
+def test_a_spent_error_budget_holds_a_minor_release_but_not_a_critical_fix(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # checkout's January: INC-2024-0125 used 15 minutes and INC-2024-0131 40, so 55 of the
+    # 44.64 minutes 99.9% allows; on the 25th at 12:00 local 24.5 of 31 days are gone, so the
+    # budget for the time gone is 35.28 minutes and the burn rate 55 / 35.28 = 1.6x
+    root = shop(tmp_path)
+    write(root / "incidents" / "INC-2024-0131.yaml", SPENT_INCIDENT)
+    write(root / "releases" / "checkout-v2.4.1.yaml", HOTFIX)
+    plan = root / "releases" / "checkout-v2.5.0.yaml"
+    plan.write_text(  # UAT signed off and a go: nothing but the budget holds 2.5.0 now
+        plan.read_text()
+        .replace("done: false, owner: dana", "done: true, owner: dana")
+        .replace("decision: pending", "decision: go")
+    )
+    monkeypatch.chdir(root)
+    spent = (
+        "checkout's error budget for 2024-01 is spent: 55.0 of 44.6 minutes used, burn rate 1.6x"
+    )
+    context = ("--context", CONTEXTS / "deploy-checkout-2.5.0.yaml", "--at", "2024-01-25T11:00:00Z")
+    code, verdict = gate(cli, *CHECKOUT, "--version", "2.5.0", *context)
+    assert (code, rules(verdict)) == (
+        1, ["gate/protected-environment", "release-readiness/error-budget"],
+    )  # fmt: skip
+    assert verdict["gate"]["reasons"] == [
+        f"ReleasePlan checkout-v2.5.0: {spent}: until it recovers only emergency changes and "
+        "releases of critical or high fixes may deploy (error budget policy); ship this after the "
+        "budget recovers, or waive the rule with a justification",
+        PROTECTED_REASON,
+        spent,
+    ]
+    finding = verdict["findings"][-1]
+    assert (finding["severity"], finding["document"]["line"]) == ("deny", 10)  # spec.type
+    code, verdict = gate(cli, *CHECKOUT, "--version", "2.4.1", *context)
+    assert (code, rules(verdict)) == (0, [])
+    assert verdict["gate"]["reasons"] == [
+        "no freeze applies to checkout in production now",
+        "release checkout-v2.4.1 passes its deploy checks",
+        spent,
+    ]
+    # the text form says so to the person deploying
+    text = cli("gate", *CHECKOUT, "--version", "2.5.0", *context)
+    assert text.code == 1
+    assert spent in text.out
+    # a pull request changing the release only warns: the deploy is where it holds
+    code, verdict = verdict_json(
+        cli, "check", "releases/checkout-v2.5.0.yaml", "--event", "pull_request",
+        "--at", "2024-01-25T11:00:00Z",
+    )  # fmt: skip
+    assert [
+        (f["rule"], f["severity"]) for f in verdict["findings"] if f["rule"].endswith("budget")
+    ] == [("release-readiness/error-budget", "warn")]

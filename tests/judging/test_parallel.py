@@ -58,6 +58,26 @@ def test_duplicate_names_across_shares_are_found(cli, synthetic: Path, tmp_path:
         ]
 
 
+def test_error_budgets_see_the_incidents_of_every_share(
+    cli, synthetic: Path, tmp_path: Path
+) -> None:
+    import re
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(synthetic, repo)
+    config = repo / "changegate.yaml"
+    slo = "slo: {availability: 99.99, period: 365d}"  # one incident hour spends it
+    config.write_text(  # every service gets an SLO: budgets come from incidents everywhere
+        re.sub(r"- \{name: (service-\d+)\}", rf"- {{name: \1, {slo}}}", config.read_text())
+    )
+    one = verdict(cli, repo, "--jobs", "1")
+    two = verdict(cli, repo, "--jobs", "2")
+    assert one == two
+    held = [f for f in one["findings"] if f["rule"] == "release-readiness/error-budget"]
+    assert held  # some services' budgets are spent by incidents in files of another share
+
+
 def test_a_failing_worker_is_an_internal_error(cli, synthetic: Path, monkeypatch) -> None:
     def broken(self: Workspace, files: object) -> object:
         raise RuntimeError("disk on fire")

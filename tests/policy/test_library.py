@@ -130,3 +130,49 @@ def test_small_helpers() -> None:
     assert lib.fn_requires_lead_time("normal")
     assert not lib.fn_requires_lead_time("emergency")
     assert lib.fn_change_template("nope") is None
+
+
+INCIDENT = """\
+apiVersion: changegate/v1
+kind: Incident
+metadata: {name: INC-7}
+spec: {title: Errors, severity: SEV-2, services: [checkout], detectedAt: "2024-03-05T10:00:00Z",
+       resolvedAt: "2024-03-05T10:30:00Z"}
+"""
+SERVICES = [{"name": "checkout", "slo": {"availability": 99.9}}, {"name": "catalog"}]
+
+
+def test_error_budget_is_one_json_like_value_on_both_backends() -> None:
+    from engine import cel
+    from engine.cel import CelType
+    from engine.policy.evaluation import plain
+
+    lib = library(INCIDENT, services=SERVICES)
+    # March in Berlin has 743 hours (clocks go forward): 0.1% is 44.58 minutes; 30 used leave
+    # 14.58 (32.7%); on the 20th at 13:00 local 469 of 743 hours are gone, so the budget for
+    # the time gone is 28.14 minutes and the burn rate 30 / 28.14 = 1.07
+    expected = {
+        "service": "checkout", "target": 99.9, "period": "month",
+        "start": "2024-02-29T23:00:00Z", "end": "2024-03-31T22:00:00Z",
+        "allowedMinutes": 44.58, "usedMinutes": 30.0, "remainingMinutes": 14.58,
+        "remaining": 0.3271, "burnRate": 1.07, "exhausted": False, "low": False,
+        "warnBelow": 0.2, "incidents": ["INC-7"],
+        "summary": "checkout's error budget for 2024-03: 14.6 of 44.6 minutes left (33%), "
+        "burn rate 1.1x",
+    }  # fmt: skip
+    assert lib.fn_error_budget("checkout") == expected
+    assert lib.fn_error_budget("catalog") is None  # no SLO
+    assert lib.fn_error_budget("nowhere") is None  # not in the catalog
+    for backend in cel.available():
+        runtime = cel.create(backend, {"x": CelType.DYN}, lib.functions())
+        activation = runtime.bind({"x": None})
+        for expression, value in (
+            ("errorBudget('checkout')", expected),
+            ("errorBudget('checkout').remaining < errorBudget('checkout').warnBelow", False),
+            ("errorBudget('checkout').burnRate > 1.0 && !errorBudget('checkout').exhausted", True),
+            ("errorBudget('catalog') == null", True),
+        ):
+            assert plain(runtime.evaluate(runtime.compile(expression), activation)) == value, (
+                backend,
+                expression,
+            )

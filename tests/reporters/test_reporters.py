@@ -603,21 +603,22 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch, jun
     assert_junit_valid(junit_schema, xml)
     (denied,) = json_findings(cli)
     parsed = JUnitXml.fromstring(xml)
-    # nine evaluations of the one changed document; three rules do not apply to it (the
-    # high-risk review, the post-review of an emergency change, a standard change's template)
-    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors) == ("changegate", 9, 1, 0)
+    # thirteen evaluations of the one changed document; six rules do not apply to it (the
+    # high-risk review, the post-review of an emergency change, a standard change's template,
+    # and release-readiness's three release plan rules; its error budget rule passes)
+    assert (parsed.name, parsed.tests, parsed.failures, parsed.errors) == ("changegate", 13, 1, 0)
     (suite,) = list(parsed)
     path = "examples/acme-shop/changes/CHG-2024-0150.yaml"
     assert (suite.name, suite.tests, suite.failures, suite.errors, suite.skipped) == (
         path,
-        9,
+        13,
         1,
         0,
-        3,
+        6,
     )
     assert ET.fromstring(xml.encode()).find("testsuite").get("file") == path  # noqa: S314
     everything = cases(xml)
-    assert len(everything) == 9
+    assert len(everything) == 13
     case, attributes = everything[
         "change-approvals/required-approvals [ChangeRequest CHG-2024-0150]"
     ]
@@ -633,6 +634,9 @@ def test_junit_of_a_real_run_counts_what_the_verdict_found(cli, monkeypatch, jun
         "high-risk-review [ChangeRequest CHG-2024-0150]",
         "post-review [ChangeRequest CHG-2024-0150]",
         "standard-template [ChangeRequest CHG-2024-0150]",
+        "exit-criteria [ChangeRequest CHG-2024-0150]",
+        "blocking-bugs [ChangeRequest CHG-2024-0150]",
+        "ci-checks [ChangeRequest CHG-2024-0150]",
     }
     assert all(r.message == "the rule does not apply" for c in skipped for r in c.result)
 

@@ -145,15 +145,44 @@ def test_metrics_match_the_figures_worked_out_by_hand(trail: Trail) -> None:
         "rollbackRate": 33.3, "approvalCycleHours": 4.0, "completeness": 85.7,
         "emergencyShare": 14.3,
     }  # fmt: skip
-    # error budgets: 0.1% of January is 44.64 min, 30 used; 0.5% of March is 223.2 min, 120
-    # used with 30.5 of 31 days gone
+
+    # error budgets, every month of the history: 0.1% of January (31 days) is 44.64 min, 30
+    # used (32.8% left); February has 29 days (41.76 min); 0.5% of March is 223.2 min, 120
+    # used (46.2% left) with 30.5 of 31 days gone: 120 / (223.2 * 30.5 / 31) = 0.55x
+    def month(allowed: float, used: float, left: float, percent: float, burn: float,
+              incidents: list[str], target: float) -> dict[str, object]:  # fmt: skip
+        return {"target": target, "allowedMinutes": allowed, "usedMinutes": used,
+                "remainingMinutes": left, "remainingPercent": percent, "burnRate": burn,
+                "incidents": incidents}  # fmt: skip
+
     assert data["errorBudgets"] == {
-        "checkout": {"2024-01": {"target": 99.9, "allowedMinutes": 44.6, "usedMinutes": 30.0,
-                                 "remainingMinutes": 14.6, "burnRate": 0.67}},
-        "catalog": {"2024-03": {"target": 99.5, "allowedMinutes": 223.2, "usedMinutes": 120.0,
-                                "remainingMinutes": 103.2, "burnRate": 0.55}},
-    }  # fmt: skip
+        "checkout": {
+            "2024-01": month(44.6, 30.0, 14.6, 32.8, 0.67, ["INC-1"], 99.9),
+            "2024-02": month(41.8, 0.0, 41.8, 100.0, 0.0, [], 99.9),
+            "2024-03": month(44.6, 0.0, 44.6, 100.0, 0.0, [], 99.9),
+        },
+        "catalog": {
+            "2024-01": month(223.2, 0.0, 223.2, 100.0, 0.0, [], 99.5),
+            "2024-02": month(208.8, 0.0, 208.8, 100.0, 0.0, [], 99.5),
+            "2024-03": month(223.2, 120.0, 103.2, 46.2, 0.55, ["INC-2"], 99.5),
+        },
+    }
     assert data["services"]["catalog"]["total"]["deployments"] == 1
+
+
+def test_the_metrics_report_draws_a_burn_down_per_service(trail: Trail, tmp_path: Path) -> None:
+    report = tmp_path / "metrics.html"
+    code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT, "--format", "html",
+                    "--output", report)  # fmt: skip
+    assert code == 0, out
+    page = report.read_text(encoding="utf-8")
+    # catalog's March: 120 of 223.2 minutes used by INC-2 on the 3rd, 103.2 left
+    for title in ("checkout: error budget left, 2024-03", "catalog: error budget left, 2024-03"):
+        assert f'aria-label="{title}"' in page
+    assert "103.2 min left" in page
+    assert "<td>INC-2</td>" in page
+    assert page.count('class="burn"') == 2
+    assert "<dt><b>Error budget</b></dt>" in page
 
 
 def test_verify_replays_every_record_to_the_same_decision(trail: Trail) -> None:
@@ -282,7 +311,7 @@ def test_the_html_report_renders_in_headless_chromium(trail: Trail, tmp_path: Pa
         assert f'<td class="rule">{rule}</td>' in html
     assert "<script" not in html
     assert "http" not in html.split("<body>")[0]  # no stylesheet or font from the network
-    assert html.count("<svg") == 10
+    assert html.count("<svg") == 12  # ten figures, and a burn-down per service with an SLO
     shot = tmp_path / "audit.png"
     result = subprocess.run(
         [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -316,7 +345,9 @@ def test_text_output_of_audit_and_metrics(trail: Trail) -> None:
     code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT)
     assert code == 0
     assert "  Deployments                        1         1         1         3" in out
-    assert "  2024-01: target 99.9%, allowed 44.6 min, used 30.0 min, remaining 14.6 min" in out
+    assert "error budget of checkout\n" in out
+    assert ("  2024-01: target 99.9%, allowed 44.6 min, used 30.0 min, remaining 14.6 min (32.8%), "
+            "burn rate 0.67x; used by INC-1\n") in out  # fmt: skip
     code, out = run("--repo", trail.root, "audit", "--since", "someday")
     assert (code, "--since 'someday': give a date" in out) == (2, True)
     code, out = run("--repo", trail.root, "metrics", "--at", AUDIT_AT, "--since", "2030-01-01")
