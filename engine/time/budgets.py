@@ -187,6 +187,10 @@ def _minutes(text: str) -> float:
         return parse_duration(text).total_seconds() / 60
     except OverflowError:  # more days than Python's timedelta holds: capped by each period
         return float("inf")
+    except ValueError as error:
+        if "longer than ten years" in str(error):  # such an incident is invalid; capped anyway
+            return float("inf")
+        raise
 
 
 def _overlap(start: datetime, end: datetime, window: Window) -> float:
