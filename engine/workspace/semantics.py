@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 from engine.documents.config import Config
@@ -15,6 +15,7 @@ from engine.documents.sourcemap import FieldPath, format_field
 from engine.findings import Finding, Severity
 from engine.globs import match_any
 from engine.suggest import did_you_mean
+from engine.time.durations import parse_duration
 from engine.time.instants import parse_date, parse_datetime
 from engine.time.zones import ZoneError, check_zone_name
 
@@ -71,6 +72,8 @@ _SERVICES: Final = {
     "Incident": ("spec.services.*",),
 }
 _SCOPES: Final = ("FreezeWindow", "ChangeWindow")
+# GitHub fails a job that waited 30 days on its deployment protection rules.
+MAX_WAIT: Final = timedelta(days=30)
 _DATE_SHAPE: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T|\Z)")
 
 
@@ -132,6 +135,8 @@ def check(document: Document, config: Config) -> list[Finding]:
                     )
                 )
     findings.extend(_catalog(document, config))
+    if document.kind == "Config":
+        findings.extend(_environments(document))
     if document.kind in _SCOPES:
         findings.extend(_window(document, config))
     return findings
@@ -190,6 +195,37 @@ def _catalog(document: Document, config: Config) -> Iterator[Finding]:
                         + ": the window would never apply",
                         field=path,
                     )
+
+
+def _environments(document: Document) -> Iterator[Finding]:
+    """What the deployment protection App reads from ``environments``: the services each
+    deploys must be known services, and a wait no longer than GitHub lets a job wait."""
+    rule = schema_rule(document.kind)
+    body = document.body
+    known = [v for _, v in values_at(body, "spec.services.*.name") if isinstance(v, str)]
+    if known:
+        for path, value in values_at(body, "spec.environments.*.services.*"):
+            if isinstance(value, str) and value not in known:
+                yield document.finding(
+                    rule,
+                    f"{_dotted(path)}: unknown service {value!r}"
+                    + (did_you_mean(value, known) or f": services lists {', '.join(known)}"),
+                    field=path,
+                )
+    for path, value in values_at(body, "spec.environments.*.maxWait"):
+        if not isinstance(value, str):
+            continue
+        try:
+            too_long = parse_duration(value) > MAX_WAIT
+        except ValueError:
+            continue  # the schema's pattern reports it
+        if too_long:
+            yield document.finding(
+                rule,
+                f"{_dotted(path)}: {value} is longer than 30d, the longest GitHub lets a job "
+                "wait on its protection rules: give 30d or less",
+                field=path,
+            )
 
 
 def _date_problem(text: str) -> str | None:
