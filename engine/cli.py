@@ -19,6 +19,7 @@ from engine.commands import (
     new,
     record,
     schema,
+    serve,
     validate,
     verify,
 )
@@ -47,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "metrics": metrics,
     "schema": schema,
     "new": new,
+    "serve": serve,
 }
 
 
