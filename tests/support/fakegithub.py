@@ -312,6 +312,9 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm
+            # and the client's delayed ACK hold every answer ~40 ms
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 """Keep the test output quiet: failures are reported by the tests."""

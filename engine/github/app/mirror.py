@@ -92,10 +92,11 @@ class Mirrors:
         with self._guard:
             return self._repositories.setdefault(repository.casefold(), _Repository())
 
-    def fetch(self, repository: str, branch: str, token: str) -> str:
-        """The tip of ``branch`` as the remote has it now: fetched by this call, or by one
-        that started after this call did (concurrent decisions share a fetch)."""
-        asked = time.monotonic()
+    def fetch(self, repository: str, branch: str, token: str, asked: float | None = None) -> str:
+        """The tip of ``branch`` as the remote has it at or after ``asked`` (a time.monotonic()
+        reading; default now): fetched by this call, or by one that started after ``asked``,
+        so that decisions asked for together share one fetch."""
+        asked = time.monotonic() if asked is None else asked
         state = self._state(repository)
         with state.lock:
             if state.fetched >= asked and state.tip is not None:

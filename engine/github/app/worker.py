@@ -10,9 +10,11 @@ decision after RETRY, until the request's wait runs out.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -20,6 +22,7 @@ from engine.errors import ChangegateError
 from engine.github.app import answer, logs
 from engine.github.app.decide import REJECTED, WAITING, Decision, ReadOnce, decide
 from engine.github.app.mirror import Mirrors
+from engine.github.app.pending import Pending
 from engine.github.app.settings import Settings
 from engine.github.app.state import OPEN, Entry, Store
 from engine.github.app.webhooks import ProtectionRequest
@@ -34,6 +37,7 @@ TOKEN_MARGIN: Final = timedelta(minutes=5)  # a token this close to expiring is 
 BUDGET: Final = 60.0  # seconds one decision may spend waiting on GitHub
 
 Clock = Callable[[], datetime]
+Send = Callable[[ProtectionRequest, str | None, str], str]  # the answer's state, its comment
 
 
 def wall_clock() -> datetime:
@@ -71,7 +75,8 @@ class Tokens:
 
 
 class Worker:
-    """The decisions, on a few threads; the queue of waiting requests, on one more."""
+    """The decisions, on a few threads taking from ``pending``; the requests waiting for
+    the gate to open, watched by one more."""
 
     def __init__(
         self,
@@ -91,10 +96,12 @@ class Worker:
         self.mirrors = Mirrors(settings.mirrors, settings.git_url)
         self.tokens = Tokens(settings, for_app)
         self.log = logs.logger()
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="changegate-decide")
-        self._busy: set[str] = set()
-        self._lock = threading.Lock()
+        self.pending = Pending()
         self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"changegate-decide-{n}", daemon=True)
+            for n in range(threads)
+        ]
         self._queue = threading.Thread(target=self._watch, name="changegate-queue", daemon=True)
 
     # --- running ----------------------------------------------------------------------------
@@ -108,15 +115,17 @@ class Worker:
                 "fields": {"queued": counts.get("queued", 0), "waiting": counts.get(WAITING, 0)}
             },
         )
-        self._queue.start()
+        for thread in (*self._threads, self._queue):
+            thread.start()
 
     def stop(self) -> None:
         """Finish the decisions under way; requests not yet taken stay queued in the state
         file for the next start."""
         self._stop.set()
-        if self._queue.is_alive():
-            self._queue.join()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.pending.close()
+        for thread in (self._queue, *self._threads):
+            if thread.is_alive():
+                thread.join()
         self.mirrors.close()
         self.store.close()
 
@@ -124,47 +133,63 @@ class Worker:
         while True:
             try:
                 for entry in self.store.due(self.clock()):
-                    self.submit(entry.request.delivery)
+                    self.pending.put(entry.request)
             except Exception:
                 self.log.exception("reading the queue failed")
             if self._stop.wait(self.tick):
                 return
 
     def receive(self, request: ProtectionRequest) -> bool:
-        """Keep a new request and start deciding it; False for a delivery seen before."""
+        """Keep a new request and queue it for a decision; False for a delivery seen before."""
+        arrived = time.monotonic()
         if not self.store.receive(request, self.clock()):
             return False
-        self.submit(request.delivery)
+        self.pending.put(request, arrived)
         return True
 
-    def submit(self, delivery: str) -> None:
-        with self._lock:
-            if delivery in self._busy or self._stop.is_set():
-                return
-            self._busy.add(delivery)
-        try:
-            self._pool.submit(self._run, delivery)
-        except RuntimeError:  # shutting down: it stays queued for the next start
-            with self._lock:
-                self._busy.discard(delivery)
-
-    def _run(self, delivery: str) -> None:
-        try:
-            entry = self.store.get(delivery)
-            if entry is not None and entry.state in OPEN:
-                self.evaluate(entry)
-        except Exception:
-            self.log.exception("deciding failed", extra={"fields": {"delivery": delivery}})
-        finally:
-            with self._lock:
-                self._busy.discard(delivery)
+    def _work(self) -> None:
+        while (taken := self.pending.take()) is not None:
+            deliveries, asked = taken
+            try:
+                entries = [e for d in deliveries if (e := self.store.get(d)) and e.state in OPEN]
+                if entries:
+                    self.evaluate(entries, asked)
+            except Exception:
+                self.log.exception("deciding failed", extra={"fields": {"deliveries": deliveries}})
+            finally:
+                self.pending.done(deliveries)
 
     # --- one decision -----------------------------------------------------------------------
 
-    def evaluate(self, entry: Entry) -> None:
-        request = entry.request
+    def evaluate(self, entries: list[Entry], asked: float | None = None) -> None:
+        """Decide requests that ask the same question, at one instant, and answer each."""
         now = self.clock()  # the one reading of the clock for this decision
-        decision, commit = self.decide(request, now)
+        decision, commit = self.decide(entries[0].request, now, asked)
+        with self._answering(entries[0].request) as client:
+            for entry in entries:
+                self._settle(entry, decision, now, commit, client)
+
+    @contextlib.contextmanager
+    def _answering(self, request: ProtectionRequest) -> Iterator[Send]:
+        """How a batch answers GitHub: one client, connected when the first answer goes."""
+        with contextlib.ExitStack() as stack:
+            clients: list[Client] = []
+
+            def client() -> Client:
+                if not clients:
+                    token = self.tokens.get(request.installation)
+                    settings = self.settings
+                    connected = self.connect(
+                        token, request.repository, settings.api_url, budget=BUDGET
+                    )
+                    clients.append(stack.enter_context(connected))
+                return clients[0]
+
+            yield functools.partial(self._callback, client)
+
+    def _settle(
+        self, entry: Entry, decision: Decision, now: datetime, commit: str | None, send: Send
+    ) -> None:
         deadline = entry.received + decision.max_wait
         if decision.state == WAITING and now >= deadline:
             waited = format_duration(now - entry.received)
@@ -174,16 +199,20 @@ class Worker:
                 decision.services,
             )
         if decision.state == WAITING:
-            self._hold(entry, decision, now, deadline, commit)
+            self._hold(entry, decision, now, deadline, commit, send)
         else:
-            self._answer(entry, decision, now, commit, deadline)
+            self._answer(entry, decision, now, commit, deadline, send)
 
-    def decide(self, request: ProtectionRequest, now: datetime) -> tuple[Decision, str | None]:
-        """The decision and the commit it read; any failure rejects with its reason."""
+    def decide(
+        self, request: ProtectionRequest, now: datetime, asked: float | None = None
+    ) -> tuple[Decision, str | None]:
+        """The decision and the commit it read: the default branch as it is at ``asked`` (a
+        delivery's arrival, time.monotonic()) or later. Any failure rejects with its reason."""
         commit = None
         try:
             token = self.tokens.get(request.installation)
-            commit = self.mirrors.fetch(request.repository, request.default_branch, token)
+            branch = request.default_branch
+            commit = self.mirrors.fetch(request.repository, branch, token, asked)
             with (
                 self.mirrors.snapshot(request.repository, commit) as snapshot,
                 self.connect(
@@ -209,6 +238,7 @@ class Worker:
         now: datetime,
         deadline: datetime,
         commit: str | None,
+        send: Send,
     ) -> None:
         """Keep a waiting request; the first time, say so on the run."""
         request = entry.request
@@ -216,7 +246,7 @@ class Worker:
         next_check = min(max(decision.opens or deadline, soonest), now + RECHECK, deadline)
         if entry.state != WAITING:
             text = self._comment(request, decision, now, commit, next_check, deadline)
-            self._callback(request, None, text)
+            send(request, None, text)
         self.store.update(
             request.delivery, state=WAITING, now=now, next_check=next_check,
             deadline=deadline, reasons=decision.reasons,
@@ -232,10 +262,11 @@ class Worker:
         now: datetime,
         commit: str | None,
         deadline: datetime,
+        send: Send,
     ) -> None:
         request = entry.request
         text = self._comment(request, decision, now, commit)
-        outcome = self._callback(request, decision.state, text)
+        outcome = send(request, decision.state, text)
         state = decision.state
         next_check = None
         if outcome == "refused":
@@ -264,14 +295,12 @@ class Worker:
         )  # fmt: skip
         return answer.masked(text, self.tokens.secrets())
 
-    def _callback(self, request: ProtectionRequest, state: str | None, text: str) -> str:
+    def _callback(
+        self, client: Callable[[], Client], request: ProtectionRequest, state: str | None, text: str
+    ) -> str:
         """Answer GitHub: ``sent``, ``refused`` (a 4xx: not worth repeating) or ``failed``."""
         try:
-            token = self.tokens.get(request.installation)
-            with self.connect(
-                token, request.repository, self.settings.api_url, budget=BUDGET
-            ) as client:
-                client.review_deployment(request.run_id, request.environment, state, text)
+            client().review_deployment(request.run_id, request.environment, state, text)
         except GitHubError as error:
             refused = error.status is not None and 400 <= error.status < 500
             self.log.error(
