@@ -309,3 +309,13 @@ def test_log_lines_are_json_with_the_fields_and_the_traceback() -> None:
         7,
     )
     assert "ValueError: boom" in line["traceback"]
+
+
+def test_without_the_checks_permission_no_ci_result_is_known_and_the_rest_is_judged(
+    app: Running, app_github: FakeGitHub, clock: Clock
+) -> None:
+    clock.now = BEFORE
+    app_github.fail("GET", r"/check-runs$", 403, message="Resource not accessible by integration")
+    app.deliver(protection_body())
+    [body] = answered(app_github)
+    assert body["state"] == "approved"

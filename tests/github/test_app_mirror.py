@@ -95,3 +95,20 @@ def test_concurrent_decisions_share_fetches(origin: Origin, tmp_path: Path) -> N
         thread.join()
     assert set(tips) == {origin.work.repo.head.commit.hexsha}
     mirrors.close()
+
+
+def test_the_least_recently_judged_repository_is_let_go(
+    origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.github.app import mirror
+
+    monkeypatch.setattr(mirror, "LOADED", 1)
+    other = Origin(tmp_path / "github", "acme-shop/other")
+    other.work.write("changegate.yaml", CONFIG)
+    other.push()
+    mirrors = Mirrors(tmp_path / "mirrors", origin.template)
+    with mirrors.snapshot("acme-shop/shop", mirrors.fetch("acme-shop/shop", "main", "")) as shop:
+        pass
+    with mirrors.snapshot("acme-shop/other", mirrors.fetch("acme-shop/other", "main", "")):
+        assert not shop.root.exists()
+    mirrors.close()

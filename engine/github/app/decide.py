@@ -23,7 +23,7 @@ from engine.errors import UsageError
 from engine.github.action.checkout import approving_pull, teams_of, valid_context
 from engine.github.app.mirror import Snapshot
 from engine.github.app.webhooks import ProtectionRequest
-from engine.github.client import Client
+from engine.github.client import Client, GitHubError
 from engine.github.snapshot import deploy_context
 from engine.judging.gate import DeployTarget, open_gate
 from engine.judging.judge import Judge
@@ -75,8 +75,15 @@ class ReadOnce(Client):
         return list(self._seen["team", team])
 
     def checks(self, sha: str) -> dict[str, str | None]:
+        """The commit's CI results; none when the App may not read them (without the Checks
+        and Commit statuses permissions): exit criteria bound to a check then fail."""
         if ("checks", sha) not in self._seen:
-            self._seen["checks", sha] = super().checks(sha)
+            try:
+                self._seen["checks", sha] = super().checks(sha)
+            except GitHubError as error:
+                if error.status != 403:
+                    raise
+                self._seen["checks", sha] = {}
         return dict(self._seen["checks", sha])
 
 

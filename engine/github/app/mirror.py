@@ -14,6 +14,7 @@ import contextlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from engine.gitrepo import GitError, GitRepo
 from engine.workspace.inventory import Inventory, Workspace
 
 FETCH_TIMEOUT: Final = 300  # seconds: a first fetch of a large repository takes a while
+LOADED: Final = 16  # repositories kept loaded; the least recently judged is let go first
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,6 @@ class _Loaded:
     snapshot: Snapshot
     stack: contextlib.ExitStack
     users: int = 0
-    current: bool = True
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Mirrors:
         self.template = template
         self._guard = threading.Lock()
         self._repositories: dict[str, _Repository] = {}
-        self._loaded: dict[str, _Loaded] = {}
+        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self._retired: list[_Loaded] = []
 
     def path(self, repository: str) -> Path:
@@ -148,15 +149,17 @@ class Mirrors:
                 found = self._loaded.get(key)
                 if found is not None and found.snapshot.tip == tip:
                     found.users += 1
+                    self._loaded.move_to_end(key)
                     return found
             loaded = self._load(repository, tip)
             with self._guard:
-                previous = self._loaded.get(key)
+                previous = self._loaded.pop(key, None)
                 self._loaded[key] = loaded
                 loaded.users += 1
                 if previous is not None:
-                    previous.current = False
                     self._retired.append(previous)
+                while len(self._loaded) > LOADED:
+                    self._retired.append(self._loaded.popitem(last=False)[1])
             self._sweep()
             return loaded
 
@@ -191,6 +194,6 @@ class Mirrors:
     def close(self) -> None:
         with self._guard:
             everything = [*self._retired, *self._loaded.values()]
-            self._retired, self._loaded = [], {}
+            self._retired, self._loaded = [], OrderedDict()
         for loaded in everything:
             loaded.stack.close()
