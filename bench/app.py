@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -122,8 +123,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="bursts: the first cold")
     args = parser.parse_args()
     if not SHARED.exists():
-        raise SystemExit(f"{SHARED} is absent: the fake GitHub checks against GitHub's description")
+        print(f"bench/app.py skipped: {SHARED} is absent (the fake GitHub checks against it)")
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="changegate-bench-app-"))
+    try:
+        return run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
     template = repository(args.documents, folder)
     private, public = app_key()
     (folder / "app.pem").write_text(private)
