@@ -124,6 +124,13 @@ def test_a_request_that_cannot_be_answered_is_refused(
     assert message in reply.message
 
 
+def test_a_signed_delivery_without_a_delivery_id_is_refused() -> None:
+    reply = read_delivery(
+        SECRET.encode(), BODY, signatures=[GOOD], event="deployment_protection_rule", delivery=None
+    )
+    assert (reply.status, reply.message) == (400, "missing or malformed X-GitHub-Delivery")
+
+
 def test_a_repository_name_that_would_leave_the_mirrors_is_refused() -> None:
     body = protection_body()
     body["repository"]["full_name"] = "../etc"

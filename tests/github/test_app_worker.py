@@ -226,3 +226,40 @@ def test_a_bug_while_deciding_rejects_without_its_details(
         entry = app.app.state.worker.store.get(delivery)
         assert (entry.state, entry.next_check) == ("queued", IN_FREEZE + timedelta(minutes=5))
     assert any(r.getMessage() == "answering GitHub failed" for r in caplog.records)
+
+
+SCHEDULED = """\
+apiVersion: changegate/v1
+kind: ChangeRequest
+metadata: {{name: {name}}}
+spec:
+  title: Staging rollout {name}
+  type: standard
+  template: rollout
+  risk: low
+  environment: staging
+  services: [checkout]
+  requestor: {{name: alice}}
+  description: Roll out.
+  schedule: {{start: "2024-12-09T08:00", duration: 4h, timezone: Europe/Berlin}}
+  status: planned
+"""
+
+
+def test_several_changes_scheduled_now_need_the_payload_to_name_one(
+    app: Running, app_github: FakeGitHub, origin: Origin, clock: Clock
+) -> None:
+    for name in ("CHG-1", "CHG-2"):
+        origin.work.write(f"changes/{name}.yaml", SCHEDULED.format(name=name))
+    origin.work.write(
+        "changegate.yaml",
+        CONFIG + "  changeTemplates: [{name: rollout, description: Roll out, maxRisk: low}]\n",
+    )
+    origin.push("Two changes at once")
+    clock.now = datetime(2024, 12, 9, 9, 0, tzinfo=UTC)
+    app.deliver(protection_body(environment="staging", payload={"service": "checkout"}))
+    wait_for(lambda: len(comments(app_github)) == 1)
+    [answer] = comments(app_github)
+    assert answer["state"] == "rejected"
+    assert "several change requests are scheduled now for checkout in staging" in answer["comment"]
+    assert "with the deployment payload's change" in answer["comment"]

@@ -154,7 +154,15 @@ def _judge(
         service=deploy.service,
         version=deploy.version,
         teams=teams_of(workspace.config.spec),
-        pull_request=approving_pull(workspace, inventory, client, tip, deploy, now),
+        pull_request=approving_pull(
+            workspace,
+            inventory,
+            client,
+            tip,
+            deploy,
+            now,
+            naming="the deployment payload's change",
+        ),
     )
     context = parse_context(valid_context(workspace, data))
     with Judge(workspace, context, now, inventory=inventory) as judge:
