@@ -19,6 +19,9 @@ from engine.github.app.settings import Settings
 from engine.github.app.worker import Worker
 
 GRACE: Final = 20  # seconds to finish the requests under way on shutdown
+# connections at once: past it uvicorn answers 503. Bodies are read whole (up to 25 MB) before
+# their signature can be checked, so this also bounds what unsigned senders can make it hold.
+CONNECTIONS: Final = 100
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -49,6 +52,7 @@ def server(app: Any, *, grace: int = GRACE) -> uvicorn.Server:
         log_config=None,  # logging is configured by serve(), JSON lines
         access_log=False,
         timeout_graceful_shutdown=grace,
+        limit_concurrency=CONNECTIONS,
         server_header=False,
     )
     return uvicorn.Server(config)
