@@ -20,6 +20,7 @@ from engine.commands import (
     new,
     record,
     schema,
+    serve,
     validate,
     verify,
 )
@@ -49,6 +50,7 @@ COMMANDS: dict[str, Command] = {
     "budget": budget,
     "schema": schema,
     "new": new,
+    "serve": serve,
 }
 
 

@@ -33,6 +33,8 @@ WRAPPERS = {
     "git": {"engine.gitrepo"},
     "jsonschema": {"engine.documents.schemas"},
     "jsonschema_rs": {"engine.documents.schemas"},
+    "starlette": {"engine.github.app.server"},
+    "uvicorn": {"engine.github.app.serving"},
 }
 
 

@@ -132,6 +132,14 @@ class Config:
     def service_names(self) -> list[str]:
         return [s["name"] for s in self.spec["services"]]
 
+    def environment(self, name: str) -> dict[str, Any]:
+        """The settings of environment ``name`` (names compare as GitHub's do, ignoring case);
+        empty when the config does not list it."""
+        for entry in self.spec["environments"]:
+            if str(entry["name"]).casefold() == name.casefold():
+                return dict(entry)
+        return {}
+
     @property
     def policy_sources(self) -> list[str]:
         return list(self.spec["policies"])

@@ -12,13 +12,14 @@ logged, never put in a URL, never in a message.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from engine.errors import EXIT_DENIED, ChangegateError
+from engine.errors import EXIT_DENIED, ChangegateError, ConfigError
+from engine.github.retries import describe, wait_for
 from engine.time.instants import format_instant
 
 T = TypeVar("T")
@@ -74,6 +75,28 @@ class Client:
         client._deadline = client.clock() + client.budget
         return client
 
+    @classmethod
+    def for_app(
+        cls, app_id: str, private_key: str, api_url: str = DEFAULT_API, **kw: Any
+    ) -> Client:
+        """A client that acts as the GitHub App itself (a JWT signed with its private key), for
+        exchanging installation tokens; ``connect`` with such a token acts as the installation."""
+        from github import Auth, GithubIntegration
+
+        logging.getLogger("github").setLevel(logging.WARNING)
+        client = cls(repository="", api_url=api_url.rstrip("/"), **kw)
+        client._github = GithubIntegration(
+            auth=Auth.AppAuth(app_id, private_key),
+            base_url=client.api_url,
+            timeout=20,
+            retry=None,
+            lazy=True,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        client._deadline = client.clock() + client.budget
+        return client
+
     def close(self) -> None:
         if self._github is not None:
             self._github.close()
@@ -100,10 +123,10 @@ class Client:
             try:
                 return operation()
             except GithubException as error:
-                wait = self._wait(error, attempt)
+                wait = wait_for(error, attempt, self.wall())
                 limited = error.status in {403, 429}
                 if wait is None or attempt == ATTEMPTS or not (idempotent or limited):
-                    raise GitHubError(_describe(what, error), error.status) from None
+                    raise GitHubError(describe(what, error), error.status) from None
                 if self.clock() + wait > self._deadline or wait > MAX_WAIT:
                     raise GitHubError(
                         f"{what}: GitHub asks to wait {wait:.0f} s (rate limit), longer than "
@@ -120,24 +143,6 @@ class Client:
                     ) from None
                 self.sleep(min(2.0**attempt, remaining))
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, error: Any, attempt: int) -> float | None:
-        """How long GitHub asks to wait before trying again, or None if retrying won't help."""
-        status = error.status
-        headers = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()}
-        if status in {403, 429}:
-            if "retry-after" in headers:
-                return _seconds(headers["retry-after"], self.wall())
-            if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-                reset = _number(headers["x-ratelimit-reset"])
-                return 60.0 if reset is None else max(reset - self.wall(), 0.0) + 1.0
-            message = str((error.data or {}).get("message", "")).lower()
-            if "rate limit" in message:  # a secondary limit without retry-after: a minute
-                return 60.0
-            return None
-        if isinstance(status, int) and status >= 500:
-            return 2.0**attempt
-        return None
 
     @property
     def repo(self) -> Any:
@@ -296,6 +301,31 @@ class Client:
                 return None
             raise
 
+    # --- the App ----------------------------------------------------------------------------
+
+    def installation_token(self, installation_id: int) -> tuple[str, datetime]:
+        """A token of the App's installation (``for_app`` clients), and when it expires."""
+
+        def exchange() -> tuple[str, datetime]:
+            granted = self._github.get_access_token(installation_id)
+            return str(granted.token), granted.expires_at
+
+        return self.call(f"authenticating as the App's installation {installation_id}", exchange)
+
+    def review_deployment(
+        self, run_id: int, environment: str, state: str | None, comment: str
+    ) -> None:
+        """Answer the App's deployment protection rule of a workflow run: ``approved`` or
+        ``rejected``, or (``state`` None) a comment while the answer waits."""
+        body = {"environment_name": environment, "comment": comment}
+        if state is not None:
+            body["state"] = state
+        path = f"/repos/{self.repository}/actions/runs/{run_id}/deployment_protection_rule"
+        self.call(
+            f"answering the deployment protection rule of run {run_id}",
+            lambda: self._github.requester.requestJsonAndCheck("POST", path, input=body),
+        )
+
     # --- writing ----------------------------------------------------------------------------
 
     def comments(self, number: int) -> list[dict[str, Any]]:
@@ -351,37 +381,15 @@ class Client:
         self.call(f"setting the commit status of {sha[:12]}", write)
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _seconds(retry_after: str, now: float) -> float:
-    """Retry-After as seconds: a number, or an HTTP date; anything else waits a minute."""
-    number = _number(retry_after)
-    if number is not None:
-        return max(number, 0.0)
-    from email.utils import parsedate_to_datetime
+def check_app_key(app_id: str, private_key: str) -> None:
+    """Sign a JWT with the App's key now, so that a bad key stops ``changegate serve`` at
+    start (a ConfigError naming the setting), not at the first deployment."""
+    from github import Auth
 
     try:
-        return max(parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
-    except (TypeError, ValueError, IndexError):
-        return 60.0
-
-
-def _describe(what: str, error: Any) -> str:
-    """An API error as a sentence with a way out; GitHub's message, never its headers."""
-    status = error.status
-    message = ""
-    if isinstance(error.data, dict):
-        message = str(error.data.get("message", ""))[:300]
-    hint = {
-        401: "the token is missing, invalid or expired",
-        403: "the token lacks a permission this needs (see the README's permissions table)",
-        404: "not found, or not visible to the token (GitHub answers 404 for both)",
-        422: "GitHub rejected the request",
-    }.get(status, "GitHub failed; re-run the job")
-    return f"{what}: GitHub answered {status}{f' ({message})' if message else ''}: {hint}"
+        Auth.AppAuth(app_id, private_key).create_jwt()
+    except Exception as error:  # PyJWT and cryptography raise several kinds
+        raise ConfigError(
+            f"CHANGEGATE_APP_PRIVATE_KEY: cannot sign with it ({type(error).__name__}): give the "
+            "App's private key as GitHub generated it (a PEM file, -----BEGIN RSA PRIVATE KEY-----)"
+        ) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 from engine.documents.config import Config
@@ -16,7 +16,7 @@ from engine.findings import Finding, Severity
 from engine.globs import match_any
 from engine.paths import inner_folder
 from engine.suggest import did_you_mean
-from engine.time.durations import parse_lead_time
+from engine.time.durations import parse_duration, parse_lead_time
 from engine.time.instants import parse_date, parse_datetime
 from engine.time.zones import ZoneError, check_zone_name
 
@@ -79,8 +79,11 @@ _DURATIONS: Final[dict[str, tuple[str, ...]]] = {
     "ChangeWindow": ("spec.recurrence.duration",),
     "Config": (
         "spec.changeTypes.*.leadTime", "spec.changeTypes.*.postReview.within",
+        "spec.environments.*.maxWait",
     ),
 }  # fmt: skip
+# GitHub fails a job that waited 30 days on its deployment protection rules.
+MAX_WAIT: Final = timedelta(days=30)
 _DATE_SHAPE: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T|\Z)")
 
 
@@ -149,6 +152,7 @@ def check(document: Document, config: Config) -> list[Finding]:
         findings.extend(_window(document, config))
     if document.kind == "Config":
         findings.extend(_config(document))
+        findings.extend(_environments(document))
     return findings
 
 
@@ -261,6 +265,37 @@ def _catalog(document: Document, config: Config) -> Iterator[Finding]:
                         + ": the window would never apply",
                         field=path,
                     )
+
+
+def _environments(document: Document) -> Iterator[Finding]:
+    """What the deployment protection App reads from ``environments``: the services each
+    deploys must be known services, and a wait no longer than GitHub lets a job wait."""
+    rule = schema_rule(document.kind)
+    body = document.body
+    known = [v for _, v in values_at(body, "spec.services.*.name") if isinstance(v, str)]
+    if known:
+        for path, value in values_at(body, "spec.environments.*.services.*"):
+            if isinstance(value, str) and value not in known:
+                yield document.finding(
+                    rule,
+                    f"{_dotted(path)}: unknown service {value!r}"
+                    + (did_you_mean(value, known) or f": services lists {', '.join(known)}"),
+                    field=path,
+                )
+    for path, value in values_at(body, "spec.environments.*.maxWait"):
+        if not isinstance(value, str):
+            continue
+        try:
+            too_long = parse_duration(value) > MAX_WAIT
+        except ValueError:
+            continue  # the schema's pattern reports it
+        if too_long:
+            yield document.finding(
+                rule,
+                f"{_dotted(path)}: {value} is longer than 30d, the longest GitHub lets a job "
+                "wait on its protection rules: give 30d or less",
+                field=path,
+            )
 
 
 def _date_problem(text: str) -> str | None:

@@ -55,3 +55,35 @@ def test_a_wrong_token_is_refused(fake: FakeGitHub) -> None:
     answer = requests.get(f"{fake.url}/user", headers={"Authorization": "token nope"}, timeout=10)
     assert answer.status_code == 401
     assert fake.problems == []  # 401 may come from any endpoint, as a basic-error
+
+
+def test_only_the_apps_own_jwt_exchanges_a_token(spec: Spec) -> None:
+    import time
+
+    import jwt
+
+    from tests.support.app import APP_ID, INSTALLATION, app_key, as_app
+
+    with FakeGitHub(spec) as github:
+        as_app(github)
+        url = f"{github.url}/app/installations/{INSTALLATION}/access_tokens"
+
+        def exchange(token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return requests.post(url, json={}, headers=headers, timeout=10).status_code
+
+        now = int(time.time())
+        claims = {"iat": now - 60, "exp": now + 540, "iss": APP_ID}
+        assert exchange(jwt.encode(claims, app_key()[0], algorithm="RS256")) == 201
+        assert exchange(jwt.encode({**claims, "iss": "1"}, app_key()[0], algorithm="RS256")) == 401
+        assert (
+            exchange(jwt.encode({**claims, "exp": now + 3600}, app_key()[0], algorithm="RS256"))
+            == 401
+        )
+        assert (
+            exchange(jwt.encode(claims, "not the key, and long enough: 32+", algorithm="HS256"))
+            == 401
+        )
+        github.installations.clear()
+        assert exchange(jwt.encode(claims, app_key()[0], algorithm="RS256")) == 404
+    assert github.problems == []

@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ class Call:
     query: dict[str, str]
     status: int
     body: Any = None  # the JSON the client sent
+    at: float = 0.0  # time.perf_counter() when the answer was sent
 
     def __str__(self) -> str:
         query = "&".join(f"{k}={v}" for k, v in sorted(self.query.items()))
@@ -168,6 +170,12 @@ class FakeGitHub:
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)
     teams: dict[str, list[str] | int] = field(default_factory=dict)  # org/slug -> logins | status
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    # the GitHub App: its id and public key (PEM) check the JWTs of token exchanges, and the
+    # installations it has exchange for ``token``
+    app_id: str | None = None
+    app_public_key: bytes | None = None
+    installations: set[int] = field(default_factory=set)
+    protection_reviews: list[Call] = field(default_factory=list)  # the App's answers
     calls: list[Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
@@ -307,6 +315,9 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm
+            # and the client's delayed ACK hold every answer ~40 ms
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 """Keep the test output quiet: failures are reported by the tests."""
@@ -333,7 +344,12 @@ class FakeGitHub:
         method = handler.command
         sent = json.loads(raw) if raw else None
         self.problems += self.spec.check_request(method, path, query, raw)
-        if handler.headers.get("Authorization") != f"token {self.token}":
+        authorization = handler.headers.get("Authorization") or ""
+        if path.startswith("/app/") or path == "/app":
+            authorized = self._app_authorized(authorization)
+        else:
+            authorized = authorization == f"token {self.token}"
+        if not authorized:
             status, headers, body = (
                 401,
                 {},
@@ -344,7 +360,10 @@ class FakeGitHub:
         text = json.dumps(body).replace(GITHUB, self.url).encode() if body is not None else b""
         headers = {"Content-Type": "application/json; charset=utf-8", **headers}
         self.problems += self.spec.check_response(method, path, query, status, headers, text)
-        self.calls.append(Call(method, path, query, status, sent))
+        call = Call(method, path, query, status, sent, time.perf_counter())
+        self.calls.append(call)
+        if path.endswith("/deployment_protection_rule"):
+            self.protection_reviews.append(call)
         handler.send_response(status)
         for key, value in headers.items():
             handler.send_header(key, value.replace(GITHUB, self.url))
@@ -396,6 +415,16 @@ class FakeGitHub:
                 lambda m: self._request_reviews(int(m[1]), sent),
             ),
             ("GET", rf"{repo}/deployments", lambda m: page(self.deployments)),
+            (
+                "POST",
+                r"/app/installations/(\d+)/access_tokens",
+                lambda m: self._installation_token(int(m[1])),
+            ),
+            (
+                "POST",
+                rf"{repo}/actions/runs/(\d+)/deployment_protection_rule",
+                lambda m: (204, {}, None),
+            ),
         ]
         for verb, pattern, answer in routes:
             found = re.fullmatch(pattern, path)
@@ -405,6 +434,32 @@ class FakeGitHub:
                 except KeyError:
                     break
         return 404, {}, {"message": "Not Found", "documentation_url": "https://docs.github.com"}
+
+    def _app_authorized(self, authorization: str) -> bool:
+        """A JWT as GitHub wants it: RS256, signed with the App's key, ``iss`` the App, and
+        expiring at most ten minutes ahead."""
+        import jwt
+
+        if self.app_public_key is None or not authorization.startswith("Bearer "):
+            return False
+        try:
+            claims = jwt.decode(
+                authorization.removeprefix("Bearer "),
+                self.app_public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        return bool(claims["iss"] == self.app_id and claims["exp"] - time.time() <= 600)
+
+    def _installation_token(self, installation: int) -> tuple[int, dict[str, str], Any]:
+        if installation not in self.installations:
+            raise KeyError(installation)
+        granted = self.spec.example("installation-token")
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        granted.update(token=self.token, expires_at=expires)
+        return 201, {}, granted
 
     def _me(self) -> tuple[int, dict[str, str], Any]:
         if self.login is None:

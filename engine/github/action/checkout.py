@@ -23,9 +23,12 @@ def approving_pull(
     sha: str,
     deploy: DeployTarget,
     now: datetime,
+    *,
+    naming: str = "the input change",
 ) -> int | None:
     """The merged pull request that last changed the deploy's change request: its reviews
-    are the change's approvals. None when the deploy carries no change request."""
+    are the change's approvals. None when the deploy carries no change request. ``naming``
+    says where a deploy names its change request (several scheduled now need one named)."""
     from engine.judging.deploy import scheduled_changes
 
     if deploy.change is not None:
@@ -41,8 +44,8 @@ def approving_pull(
             names = ", ".join(d.name or "?" for d in found)
             raise ActionError(
                 f"several change requests are scheduled now for {deploy.service} in "
-                f"{deploy.environment} ({names}): say which one this deploy carries with the "
-                "input change"
+                f"{deploy.environment} ({names}): say which one this deploy carries with "
+                f"{naming}"
             )
     git = GitRepo.find(workspace.root)
     if not found or git is None:
