@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import traceback
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -29,6 +30,22 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged, not when logging was set
+    up (a replaced or closed stream, as under pytest's capture, loses nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def logger() -> logging.Logger:
     return logging.getLogger(LOGGER)
 
@@ -36,7 +53,7 @@ def logger() -> logging.Logger:
 def config(level: str = "INFO") -> dict[str, Any]:
     """``logging.config.dictConfig`` settings: ours and uvicorn's loggers as JSON lines on
     stderr (uvicorn's access log is off: every delivery has a line of its own)."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    handler = {"()": Stderr, "formatter": "json"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
