@@ -8,7 +8,6 @@ the base revision (``--policies-from``, else the context's base commit).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
@@ -203,7 +202,7 @@ class Targets:
                 continue
             for old in self.base_documents(git_path):
                 if old.name is not None and identity(old) not in present:
-                    documents.append(replace(old, path=path, deleted=True))
+                    documents.append(old.moved(path, deleted=True))
         return documents, findings
 
 
