@@ -12,6 +12,7 @@ from typing import Final, NoReturn, Protocol
 
 from engine import __version__
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
+from engine.heap import one_run
 from engine.time.instants import parse_instant
 
 
@@ -40,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "new": "scaffold a document from a template",
     "serve": "the GitHub App for custom deployment protection rules",
 }
+_RUNS_ON: Final = frozenset({"serve"})  # commands whose process outlives one run
 # global options that take a value (skipped when looking for the command's name)
 _VALUED: Final = frozenset({"--repo", "--config", "--color"})
 
@@ -121,7 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         at = getattr(args, "at", None)
         # The one read of the clock in a run: every time decision uses this instant.
         now = parse_time(at, "--at") if at else datetime.now(UTC)
-        status.code = command(args.command).run(args, now)
+        if args.command in _RUNS_ON:
+            status.code = command(args.command).run(args, now)
+        else:
+            with one_run():
+                status.code = command(args.command).run(args, now)
     return status.code
 
 

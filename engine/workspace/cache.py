@@ -17,9 +17,11 @@ place: concurrent runs never see half a segment. ``CHANGEGATE_CACHE=off`` turns 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import sys
 import time
 import zlib
 from collections.abc import Sequence
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from engine.documents.fields import Projection, projection
-from engine.documents.loader import DEFAULT_LIMITS, lazy_positions
+from engine.documents.loader import DEFAULT_LIMITS, lazy_positions, load_bytes
 from engine.documents.model import Document
 from engine.documents.sourcemap import Position, SourceMap
 from engine.findings import Finding, Outcome, Severity
@@ -37,8 +39,18 @@ FORMAT: Final = 1
 ENVIRONMENT: Final = "CHANGEGATE_CACHE"
 MAX_SEGMENTS: Final = 8  # more, and the next save merges them into one
 MAX_ENTRIES: Final = 200_000  # a merged segment keeps at most this many files
+MAX_BYTES: Final = 1 << 30  # read at most this much of the cache (the newest segments)
 MAX_SHAPES: Final = 4  # shapes kept side by side (a config edited back and forth)
-_SHAPED_BY: Final = ("documents", "workspace", "time")  # the engine code an entry depends on
+# the engine code an entry depends on (its top-level modules too: rules, suggestions, globs),
+# and the libraries that parse and validate (their versions change what loading gives)
+_SHAPED_BY: Final = (".", "documents", "workspace", "time")
+_LIBRARIES: Final = {
+    "yaml": "pyyaml",
+    "jsonschema": "jsonschema",
+    "jsonschema_rs": "jsonschema_rs",
+    "referencing": "referencing",
+    "tzdata": "tzdata",
+}
 _ENCODING: Final = "utf-8"
 _ERRORS: Final = "surrogatepass"  # YAML escapes can make lone surrogates; JSON carries them
 
@@ -50,18 +62,36 @@ def blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def shape(schemas: dict[str, Any], config: dict[str, Any], extra: str = "") -> str:
-    """The digest of everything besides a file's bytes that decides what loading it gives."""
-    import tzdata
-
-    digest = hashlib.sha256(f"changegate cache {FORMAT} {tzdata.__version__} {extra}".encode())
+def shape(schemas: dict[str, Any], config: dict[str, Any]) -> str:
+    """The digest of everything besides a file's bytes that decides what loading it gives:
+    the cache format, the engine's loading code, the libraries that parse and validate, the
+    time zone database, the schemas and the config."""
+    digest = hashlib.sha256(f"changegate cache {FORMAT} {sys.version_info[:2]}".encode())
     engine = Path(__file__).resolve().parents[1]
-    for stage in _SHAPED_BY:
-        for source in sorted((engine / stage).glob("*.py")):
+    for folder in _SHAPED_BY:
+        for source in sorted((engine / folder).glob("*.py")):
             digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for module, distribution in _LIBRARIES.items():
+        digest.update(f"{module} {_installed(module, distribution)}".encode())
     digest.update(json.dumps(schemas, sort_keys=True).encode())
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:32]
+
+
+def _installed(module: str, distribution: str) -> str:
+    """The version of a library in use, from its ``NAME-VERSION.dist-info`` folder beside it
+    (found without importing it or reading package metadata, both slow at start-up)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return "absent"
+    folder = Path(spec.origin).parent.parent
+    prefix = distribution.lower() + "-"
+    try:
+        names = [n for n in os.listdir(folder) if n.lower().startswith(prefix)]  # noqa: PTH208 - names only, fast
+    except OSError:
+        names = []
+    found = [n for n in names if n.endswith(".dist-info") and "-" not in n[len(prefix) : -10]]
+    return found[0] if found else spec.origin  # a checkout of the library: its path
 
 
 def location(root: Path) -> Path | None:
@@ -123,15 +153,20 @@ class Cache:
             segments = sorted(self.folder.glob("*.jsonl"))
         except OSError:
             return
-        for segment in segments:
+        budget = MAX_BYTES
+        for segment in reversed(segments):  # the newest first, while they fit the budget
             try:
-                data = segment.read_bytes()
+                size = segment.stat().st_size
+                if not segment.is_file() or size > budget:
+                    continue  # not a segment changegate wrote, or one too many: not read
+                data = segment.read_bytes()[:budget]
             except OSError:  # removed by a concurrent merge: its entries are in the merged one
                 continue
-            self._segments.append(segment)
+            budget -= len(data)
+            self._segments.insert(0, segment)
             for line in data.split(b"\n"):
                 if len(line) > 41 and line[40:41] == b"\t":
-                    self._lines[line[:40].decode("ascii", "replace")] = line
+                    self._lines.setdefault(line[:40].decode("ascii", "replace"), line)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -180,7 +215,7 @@ class Cache:
         run's newer ones stay): this run's files first, then the newest others."""
         lines = self._lines
         first = [lines[b] for b in self._used if b in lines]
-        others = [line for b, line in reversed(lines.items()) if b not in self._used]
+        others = [line for b, line in lines.items() if b not in self._used]  # newest first
         merged = _write(self.folder, (first + others)[:MAX_ENTRIES])
         for segment in segments:
             segment.unlink(missing_ok=True)
@@ -243,13 +278,14 @@ def _restore(line: bytes, path: Path, data: bytes) -> Loaded | None:
     if len(parts) != 2 * len(records) + 1:
         return None
     positions = lazy_positions(data, DEFAULT_LIMITS)
+    again = _Again(data, path)
     documents, valid = [], []
     for at, (kind, name, index, line_no, column, ok, short) in enumerate(records):
         document = Document(
-            kind, name, partial(_decoded, parts[2 * at + 2]), path, index,
+            kind, name, partial(again.decoded, parts[2 * at + 2], index, None), path, index,
             SourceMap(Position(line_no, column), pending=positions.of(index)),
             fields=None if short is None else Projection(
-                kind, short, partial(_decoded, parts[2 * at + 1])
+                kind, short, partial(again.decoded, parts[2 * at + 1], index, kind)
             ),
         )  # fmt: skip
         documents.append(document)
@@ -265,8 +301,34 @@ def _restore(line: bytes, path: Path, data: bytes) -> Loaded | None:
 _json: Final = json.JSONDecoder().decode
 
 
-def _decoded(text: bytes) -> dict[str, Any]:
-    value = _json(text.decode(_ENCODING, _ERRORS))
-    if not isinstance(value, dict):
-        raise ValueError("a cached document is not a mapping")  # the checksum held: a bug
-    return value
+class _Again:
+    """A cached document's body (or indexed fields), decoded when first read; should that
+    fail, parsed again from the file's bytes, as if there were no cache."""
+
+    __slots__ = ("_data", "_parsed", "_path")
+
+    def __init__(self, data: bytes, path: Path) -> None:
+        self._data = data
+        self._path = path
+        self._parsed: dict[int, Any] | None = None
+
+    def decoded(self, text: bytes, index: int, indexed: str | None) -> dict[str, Any]:
+        try:
+            value = _json(text.decode(_ENCODING, _ERRORS))
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        body = self._parse(index)
+        if indexed is None:
+            return body
+        spec = body.get("spec")
+        found = projection(indexed, spec if isinstance(spec, dict) else {})
+        return found[1] if found is not None else {}
+
+    def _parse(self, index: int) -> dict[str, Any]:
+        if self._parsed is None:
+            loaded = load_bytes(self._data, self._path)
+            self._parsed = {d.index: d.data for d in loaded.documents}
+        body = self._parsed.get(index)
+        return body if isinstance(body, dict) else {}

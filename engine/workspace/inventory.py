@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +15,7 @@ from engine.documents.model import Document, duplicate_names, file_finding, iden
 from engine.documents.schemas import SchemaSet
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding
+from engine.heap import collector_paused
 from engine.paths import display_path, escapes, git_top, real
 from engine.workspace import semantics
 from engine.workspace.cache import Cache, Loaded, blob_id, shape
@@ -24,23 +23,6 @@ from engine.workspace.discovery import Found, discover, resolve_root
 
 # findings that leave a file (or the rest of it) unread: what it holds is unknown
 _UNREADABLE_RULES: Final = frozenset({rules.PARSE, rules.ENVELOPE, rules.OUTSIDE})
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while loading, and what was loaded set aside from it
-    (``gc.freeze``): it would otherwise walk the growing heap of loaded documents again and
-    again, and then once more after loading, finding nothing to free (two thirds of a warm
-    load's time). Loaded documents hold no reference cycles; reference counting still frees
-    them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def inventory_rules(documents: Sequence[Document]) -> set[str]:
