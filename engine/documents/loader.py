@@ -26,6 +26,7 @@ from engine.documents.builder import (
     LoadedDocument,
     Problem,
 )
+from engine.documents.fast import NEAR, near_positions
 from engine.documents.fast import fast as fast_documents
 from engine.documents.scalars import resolve_plain
 from engine.documents.sourcemap import FieldPath, Position, SourceMap
@@ -94,8 +95,16 @@ def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedF
         return LoadedFile(
             path,
             tuple(
-                LoadedDocument(data, SourceMap(root, pending=positions.of(i)), i)
-                for i, (data, root) in enumerate(fast)
+                LoadedDocument(
+                    data,
+                    SourceMap(
+                        root,
+                        pending=positions.of(i),
+                        near=(NEAR, partial(near_positions, marks)),
+                    ),
+                    i,
+                )
+                for i, (data, root, marks) in enumerate(fast)
             ),
             (),
         )

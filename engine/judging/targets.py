@@ -147,6 +147,8 @@ class Targets:
         if self.changed_paths is not None and self.in_pull_request(document.path):
             found = self._base_index.get(identity(document))
             return found.body if found is not None else None
+        if self.base_revision is None:
+            return None  # nothing to compare with: no path need be worked out
         relative = self.git.relative(document.path) if self.git is not None else None
         if relative is None:
             return None
