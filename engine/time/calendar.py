@@ -9,6 +9,7 @@ changes are exempt from change windows. Every message cites the windows involved
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,12 +53,50 @@ def missing_approvals(
     return missing
 
 
+class Freezes:
+    """The freezes matching one target, ready for search: the occurrences of one-off freezes
+    sorted by time (found by bisecting, so a question costs nothing for the freezes far from
+    it), the recurring ones asked each time, and the openings already worked out."""
+
+    def __init__(self, windows: Sequence[Window]) -> None:
+        self._rank = {id(w): rank for rank, w in enumerate(windows)}  # the documents' order
+        self.recurring = [w for w in windows if not w.single]
+        once = sorted((o for w in windows if w.single for o in w.occurrences_all()), key=_start)
+        self._once = once
+        self._starts = [o.start for o in once]
+        self._longest = max((o.end - o.start for o in once), default=timedelta(0))
+        self.opens: dict[datetime, datetime | None] = {}  # moment -> when it opens
+
+    def overlapping(self, start: datetime, end: datetime) -> list[Occurrence]:
+        """Every occurrence meeting [start, end), window by window in the documents' order,
+        each window's in time order."""
+        low = bisect.bisect_left(self._starts, start - self._longest)
+        high = bisect.bisect_left(self._starts, end)
+        found = [o for o in self._once[low:high] if o.end > start]
+        for window in self.recurring:
+            found += window.occurrences(start, end)
+        if len(found) > 1:
+            found.sort(key=lambda o: (self._rank[id(o.window)], o.start))
+        return found
+
+    def covering(self, moment: datetime) -> list[Occurrence]:
+        return [o for o in self.overlapping(moment, moment + _INSTANT) if o.covers(moment)]
+
+
+def _start(occurrence: Occurrence) -> datetime:
+    return occurrence.start
+
+
+_INSTANT: Final = timedelta(microseconds=1)
+
+
 @dataclass
 class Calendar:
     windows: list[Window]
     _matching: dict[Target, tuple[tuple[Window, ...], tuple[Window, ...]]] = field(
         default_factory=dict, repr=False
     )
+    _freezes: dict[Target, Freezes] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, documents: Iterable[Document], config: Config) -> Calendar:
@@ -85,21 +124,35 @@ class Calendar:
             self._matching[target] = found
         return found
 
+    def freezes(self, target: Target) -> Freezes:
+        """The matching freezes of a target, indexed by time (built once per target)."""
+        found = self._freezes.get(target)
+        if found is None:
+            found = self._freezes[target] = Freezes(self.matching(target)[0])
+        return found
+
     def active(self, moment: datetime, target: Target) -> tuple[list[Occurrence], list[Occurrence]]:
         """The freeze and change-window occurrences covering ``moment`` for the target."""
-        freezes, allowed = self.matching(target)
+        _, allowed = self.matching(target)
         return (
-            [o for w in freezes for o in w.at(moment)],
+            self.freezes(target).covering(moment),
             [o for w in allowed for o in w.at(moment)],
         )
 
     def opens(self, moment: datetime, target: Target) -> datetime | None:
         """When the target is next free of every matching freeze (a chain of overlapping
-        occurrences counts as one); None if not within the horizon."""
-        freezes, _ = self.matching(target)
+        occurrences counts as one); None if not within the horizon. Remembered per moment:
+        the changes that meet one freeze all ask when it opens."""
+        freezes = self.freezes(target)
+        if moment not in freezes.opens:
+            freezes.opens[moment] = self._opens(moment, freezes)
+        return freezes.opens[moment]
+
+    @staticmethod
+    def _opens(moment: datetime, freezes: Freezes) -> datetime | None:
         current = moment
         for _ in range(10_000):
-            covering = [o for w in freezes for o in w.at(current)]
+            covering = freezes.covering(current)
             if not covering:
                 return current
             current = max(o.end for o in covering)
@@ -126,13 +179,12 @@ class Calendar:
         the change asks to pass (``spec.freezeException.window``); ``approvals`` None means
         they are not known here (outside a pull request), so only the asking is judged."""
         emergency = target.change_type == "emergency"
-        freezes, allowed = self.matching(target)
+        _, allowed = self.matching(target)
         conflicts = []
-        for window in freezes:
-            for occurrence in window.occurrences(start, end):
-                message = self._freeze(occurrence, target, emergency, passes, approvals)
-                if message:
-                    conflicts.append(Conflict(window, occurrence, message))
+        for occurrence in self.freezes(target).overlapping(start, end):
+            message = self._freeze(occurrence, target, emergency, passes, approvals)
+            if message:
+                conflicts.append(Conflict(occurrence.window, occurrence, message))
         if allowed and not emergency:
             inside = [
                 o

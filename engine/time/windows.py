@@ -147,6 +147,17 @@ class Window:
         return self.kind == "FreezeWindow"
 
     @property
+    def single(self) -> bool:
+        """A one-off window: one occurrence, from ``start`` to ``end``."""
+        return self.rule is None
+
+    def occurrences_all(self) -> list[Occurrence]:
+        """Every occurrence of a one-off window (it has one)."""
+        if self.rule is not None or self.start_local is None:
+            raise ValueError(f"{self.kind} {self.name} recurs: ask for a span of time")
+        return [self._occurrence(self.start_local)]
+
+    @property
     def longest(self) -> timedelta:
         """An upper bound of one occurrence's length, for searching."""
         if self.duration is not None:

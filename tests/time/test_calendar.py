@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.documents.config import defaults
 from engine.request.approvals import Approval, ApprovalSet, Veto
-from engine.time.calendar import Calendar
+from engine.time.calendar import NO_APPROVALS, Calendar
 from engine.time.instants import format_instant, parse_instant
 from engine.time.windows import Target
 from tests.support.files import window_document as document
@@ -188,3 +188,51 @@ def test_upcoming_lists_every_occurrence_in_order() -> None:
     assert names(cal.upcoming(at("2024-06-03T00:00:00Z"), at("2024-06-04T00:00:00Z"), staging)) == [
         "db"
     ]
+
+
+def test_searching_by_time_finds_what_asking_every_freeze_finds() -> None:
+    """Conflicts and openings from the time-indexed freezes are those of asking each matching
+    freeze in turn, for one-off and recurring freezes that overlap, chain and nest."""
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(12)
+    documents = []
+    for number in range(60):
+        day = 1 + rng.randrange(27)
+        hours = rng.choice([2, 24, 49])
+        start = at(f"2024-03-{day:02d}T{rng.randrange(24):02d}:00:00Z")
+        end = start + timedelta(hours=hours)
+        scope = {"environments": ["production"]} if number % 3 else {"services": ["checkout"]}
+        documents.append(
+            freeze(f"once-{number}", f"{start:%Y-%m-%dT%H:%M}", f"{end:%Y-%m-%dT%H:%M}",
+                   scope=scope, level=rng.choice(["hard", "soft"]))
+        )  # fmt: skip
+    documents.append(
+        document("FreezeWindow", "fridays", level="soft", scope={"environments": ["production"]},
+                 recurrence={"rrule": "FREQ=WEEKLY;BYDAY=FR", "start": "16:00", "duration": "64h",
+                             "from": "2024-01-01"})
+    )  # fmt: skip
+    indexed = calendar(*documents)
+    every = calendar(*documents)
+    freezes, _ = every.matching(PROD)
+
+    def asked_in_turn(start: Any, end: Any) -> list[str]:
+        found = [o for w in freezes for o in w.occurrences(start, end)]
+        return [every._freeze(o, PROD, False, set(), NO_APPROVALS) or "" for o in found]
+
+    def opens_in_turn(moment: Any) -> Any:
+        current = moment
+        while covering := [o for w in freezes for o in w.at(current)]:
+            current = max(o.end for o in covering)
+        return current
+
+    for _ in range(300):
+        start = at("2024-03-01T00:00:00Z") + timedelta(minutes=30 * rng.randrange(1500))
+        end = start + timedelta(minutes=30 * (1 + rng.randrange(20)))
+        found = indexed.conflicts(start, end, PROD, passes=set())
+        assert [c.message for c in found] == [m for m in asked_in_turn(start, end) if m]
+        assert indexed.opens(start, PROD) == opens_in_turn(start)
+        assert [o.window.name for o in indexed.active(start, PROD)[0]] == [
+            o.window.name for w in freezes for o in w.at(start)
+        ]
