@@ -1,28 +1,31 @@
-"""changegate's benchmark: one run prints every figure issue 3 asks for.
+"""changegate's benchmark: one run prints every figure issue 12 asks for, with the machine and
+the date, on repositories it makes under bench/out/ (see scenarios.py).
 
-1. ``changegate check`` over a synthetic repository of N documents (default 10,000), cold
-   (a fresh process: interpreter start, imports, loading, schemas, policies, report), with
-   the fast CEL backend and with the fallback, against two floors measured in this process:
-   - parse only: reading every file with PyYAML's C loader (``yaml.load(CSafeLoader)``);
-   - hand-written Python: that parse plus five built-in rules written directly in Python.
-   The ratios are check time / floor. Peak memory (RSS) of each check is reported too.
-2. A pull-request-sized check (examples/acme-shop with a shipped context), cold, median of
-   several runs.
+1. A full ``check`` of 10,000 documents against the parse floor (PyYAML's C loader reading
+   every document, in this process), by wall and CPU time, median of 3; peak memory.
+2. A one-file pull request (``check --context --policies-from main``) and a deploy ``gate``
+   on that repository: without the cache, on the run that fills it, and warm.
+3. The invalid path (every change request misses a field) against the valid one (``validate``).
+4. 100 production-wide freezes more against none (``check``).
+5. Five built-in rules in CEL against the same five in plain Python (celfloor.py).
+6. ``changegate --help`` and the acme-shop pull request check, fresh processes, median of 9.
 
-    python bench/run.py [--documents 10000] [--skip-fallback] [--runs 3]
+Every run is a fresh process (``python -m engine``), as users run it. ``--baseline DIR``
+runs sections 2 and 6 with another checkout of changegate too (a commit before a change, for
+a before-and-after). Figures, not pass/fail: timed assertions do not belong in the tests.
 
-Figures, not pass/fail: timed assertions do not belong in the test suite.
+    python bench/run.py [--documents 10000] [--runs 3] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
-import statistics
-import subprocess
 import sys
-import threading
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -30,158 +33,164 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 
-from generate import generate  # noqa: E402 - the sibling script
+import celfloor  # noqa: E402 - the sibling scripts
+import scenarios  # noqa: E402
+from timing import Sample, in_process, machine, repeat, run  # noqa: E402
 
-AT = "2024-06-01T00:00:00Z"
-CHANGEGATE = [sys.executable, "-m", "engine"]
-
-
-def _tree_rss(pid: int) -> int:
-    """Resident memory (kB) of a process and all its descendants, from /proc."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
-            )
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, StopIteration, ValueError):
-            continue  # it ended meanwhile
-    return total
+AT = "2024-06-03T10:00:00Z"
 
 
-def timed(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """Wall seconds, exit code and peak RSS (MB) of one fresh process with its workers (the
-    sum over the process tree, sampled every 200 ms: sampling must not compete with the workers)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env
+class Engine:
+    """A checkout of changegate, run as ``python -m engine`` with a cache setting."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        compileall.compile_dir(root / "engine", quiet=1)  # as pip leaves an installed package
+
+    def env(self, cache: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHANGEGATE_")}
+        return {**env, "PYTHONPATH": str(self.root), "CHANGEGATE_CACHE": cache}
+
+    def run(self, args: Sequence[str], *, cwd: Path, cache: str = "off") -> Sample:
+        return run([sys.executable, "-m", "engine", *args], cwd=cwd, env=self.env(cache))
+
+
+def parse_floor(repo: Path) -> tuple[float, float]:
+    files = sorted(p for p in repo.rglob("*.yaml") if ".git" not in p.parts)
+
+    def parse() -> None:
+        for path in files:
+            list(yaml.load_all(path.read_bytes(), Loader=yaml.CSafeLoader))
+
+    return in_process(1, parse)
+
+
+def verdict(target: float, value: float, unit: str = "x") -> str:
+    shown = f"{target:g}{unit}" if unit == "x" else f"{target:g} {unit}"
+    return f"[target <= {shown}: {'met' if value <= target else 'MISSED'}]"
+
+
+def full_check(engine: Engine, repo: Path, runs: int) -> None:
+    print(f"1. full check of {repo.name} against the parse floor (median of {runs})")
+    pairs = []
+    for _ in range(runs):  # floors and checks alternate: a shared machine's drift cancels
+        floor = parse_floor(repo)
+        pairs.append((floor, engine.run(["check", ".", "--at", AT], cwd=repo)))
+    floor_wall = sorted(p[0][0] for p in pairs)[runs // 2]
+    floor_cpu = sorted(p[0][1] for p in pairs)[runs // 2]
+    cold = Sample(*(sorted(p[1][i] for p in pairs)[runs // 2] for i in range(4)))
+    with tempfile.TemporaryDirectory() as cache:
+        engine.run(["check", ".", "--at", AT], cwd=repo, cache=cache)
+        warm = repeat(runs, lambda: engine.run(["check", ".", "--at", AT], cwd=repo, cache=cache))
+    print(f"   parse floor (PyYAML C loader)   {floor_wall:6.2f} s wall {floor_cpu:6.2f} s CPU")
+    for label, sample in (("check, no cache", cold), ("check, warm cache", warm)):
+        print(
+            f"   {label:31} {sample.wall:6.2f} s wall {sample.cpu:6.2f} s CPU   "
+            f"{sample.wall / floor_wall:.2f}x wall {sample.cpu / floor_cpu:.2f}x CPU   "
+            f"peak {sample.rss:,} MB"
+        )
+    print(f"   {verdict(1.5, cold.wall / floor_wall)} (no cache, wall)\n")
+
+
+def one_file(engines: dict[str, Engine], repos: scenarios.Repositories, runs: int) -> None:
+    print(f"2. one-file pull request and deploy gate on {repos.valid.name} (median of {runs})")
+    commands = {
+        "pull request": ["check", ".", "--context", str(repos.context), "--policies-from", "main",
+                         "--at", AT],
+        "gate": ["gate", "--env", "production", "--service", "service-01", "--at", AT],
+    }  # fmt: skip
+    for name, engine in engines.items():
+        for label, args in commands.items():
+            cold = repeat(runs, lambda e=engine, a=args: e.run(a, cwd=repos.valid))
+            figures = f"no cache {cold.wall:5.2f} s"
+            if name == "this checkout":
+                with tempfile.TemporaryDirectory() as cache:
+                    filling = engine.run(args, cwd=repos.valid, cache=cache)
+                    warm = repeat(
+                        runs, lambda e=engine, a=args: e.run(a, cwd=repos.valid, cache=cache)
+                    )
+                figures += (
+                    f"   filling the cache {filling.wall:5.2f} s   warm {warm.wall:5.2f} s "
+                    f"({warm.cpu:.2f} s CPU)   {verdict(0.5, warm.wall, 's')}"
+                )
+            print(f"   {label:12} ({name}): {figures}")
+    print()
+
+
+def invalid_path(engine: Engine, repos: scenarios.Repositories, runs: int) -> None:
+    valid = repeat(runs, lambda: engine.run(["validate", "."], cwd=repos.valid))
+    invalid = repeat(runs, lambda: engine.run(["validate", "."], cwd=repos.invalid))
+    ratio = invalid.wall / valid.wall
+    print("3. validate, every change request missing a field, against all valid (no cache)")
+    print(
+        f"   valid {valid.wall:5.2f} s   invalid {invalid.wall:5.2f} s   {ratio:.2f}x   "
+        f"{verdict(1.5, ratio)}\n"
     )
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.2):
-            peak[0] = max(peak[0], _tree_rss(process.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    errors = process.stderr.read().decode() if process.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in {0, 1}:
-        raise SystemExit(f"{' '.join(command)} failed with {code}:\n{errors}")
-    return elapsed, code, max(peak[0], usage.ru_maxrss) // 1024
 
 
-def parse_floor(files: list[Path]) -> tuple[float, list[object]]:
-    started = time.perf_counter()
-    documents = [yaml.load(f.read_bytes(), Loader=yaml.CSafeLoader) for f in files]
-    return time.perf_counter() - started, documents
+def freezes(engine: Engine, repos: scenarios.Repositories, runs: int) -> None:
+    args = ["check", ".", "--at", AT]
+    without = repeat(runs, lambda: engine.run(args, cwd=repos.valid))
+    wide = repeat(runs, lambda: engine.run(args, cwd=repos.freezes))
+    ratio = wide.wall / without.wall
+    print("4. check with 100 production-wide freezes more, against without them (no cache)")
+    print(
+        f"   without {without.wall:5.2f} s   with {wide.wall:5.2f} s   {ratio:.2f}x   "
+        f"{verdict(1.3, ratio)}\n"
+    )
 
 
-def python_floor(documents: list[object]) -> tuple[float, int]:
-    """Five built-in rules, written directly in Python over the parsed documents."""
-    started = time.perf_counter()
-    failures = 0
-    released: dict[str, list[tuple[int, ...]]] = {}
-    for doc in documents:
-        if isinstance(doc, dict) and doc.get("kind") == "ReleasePlan":
-            spec = doc["spec"]
-            if spec.get("status") == "released":
-                version = tuple(int(p) for p in spec["version"].split("."))
-                released.setdefault(spec["service"], []).append(version)
-    for doc in documents:
-        if not isinstance(doc, dict):
-            continue
-        spec = doc.get("spec", {})
-        if doc.get("kind") == "ChangeRequest":
-            # change-completeness/rollback-plan and standard-template
-            if spec["type"] != "standard" and not spec.get("rollback"):
-                failures += 1
-            if spec["type"] == "standard" and spec.get("template") not in {"tls-rotation"}:
-                failures += 1
-        elif doc.get("kind") == "ReleasePlan" and spec.get("status") in {"planned", None}:
-            # release-readiness/exit-criteria and blocking-bugs
-            criteria = spec.get("exitCriteria", [])
-            if any(not c.get("check") and not c.get("done") for c in criteria):
-                failures += 1
-            fixes = spec.get("scope", {}).get("fixes", [])
-            if any(
-                f["priority"] in {"critical", "high"} and f["status"] not in {"fixed", "verified"}
-                for f in fixes
-            ):
-                failures += 1
-        if doc.get("kind") == "ReleasePlan":
-            # release-versioning/semver-bump
-            version = tuple(int(p) for p in spec["version"].split("."))
-            older = [v for v in released.get(spec["service"], []) if v < version]
-            if older:
-                previous = max(older)
-                bump = (
-                    "major" if version[0] != previous[0]
-                    else "minor" if version[1] != previous[1] else "patch"
-                )  # fmt: skip
-                failures += bump != spec["type"]
-    return time.perf_counter() - started, failures
+def cel_against_python(repos: scenarios.Repositories, runs: int) -> None:
+    copy = celfloor.prepare(repos.valid, scenarios.OUT / "cel-rules")
+    cel, python, failures = celfloor.compare(copy, runs)
+    print("5. five built-in rules in CEL against the same in plain Python (in process)")
+    print(f"   rules: {', '.join(celfloor.RULES)}; both find {failures:,} failures")
+    print(f"   CEL {cel:5.2f} s   Python {python:5.3f} s   {cel / python:.1f}x\n")
+
+
+def start_up(engines: dict[str, Engine]) -> None:
+    print("6. fresh processes, median of 9")
+    acme = ROOT / "examples" / "acme-shop"
+    context = acme / "contexts" / "pr-42-approved.yaml"
+    for name, engine in engines.items():
+        engine.run(["--help"], cwd=ROOT)  # the file cache, not the process, is warmed
+        help_ = repeat(9, lambda e=engine: e.run(["--help"], cwd=ROOT))
+        small = repeat(
+            9,
+            lambda e=engine: e.run(
+                ["check", str(acme), "--context", str(context), "--at", AT], cwd=ROOT
+            ),
+        )
+        print(
+            f"   ({name}) changegate --help {help_.wall * 1000:4.0f} ms "
+            f"{verdict(100, help_.wall * 1000, 'ms')}   acme-shop pull request check "
+            f"{small.wall * 1000:4.0f} ms {verdict(250, small.wall * 1000, 'ms')}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--documents", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each cold check (median)")
-    parser.add_argument("--skip-fallback", action="store_true", help="skip cel-python (slow)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each figure (median)")
+    parser.add_argument("--baseline", type=Path, help="another checkout of changegate to compare")
     args = parser.parse_args()
-
-    repo = HERE / "out" / f"repo-{args.documents}"
-    if not (repo / "changegate.yaml").exists():
-        generate(args.documents, repo)
-    files = sorted(repo.rglob("*.yaml"))
-    print(f"synthetic repository: {len(files):,} documents in {repo.relative_to(ROOT)}")
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
-
-    # Floors and checks alternate, and each ratio compares neighbours: a shared machine's
-    # speed drifts between runs, and this keeps the drift out of the ratios.
-    check = [*CHANGEGATE, "check", str(repo), "--at", AT]
-    _, documents = parse_floor(files)  # warm the file cache first
-    rule_seconds, _ = python_floor(documents)
-    backends = ["cel-expr-python"] + ([] if args.skip_fallback else ["cel-python"])
-    for backend in backends:
-        runs = 1 if backend == "cel-python" else args.runs
-        pairs = []
-        for _ in range(runs):
-            floor_seconds, _ = parse_floor(files)
-            seconds, _, peak = timed([*check, "--cel-backend", backend])
-            pairs.append((floor_seconds, seconds, peak))
-        floor = statistics.median(p[0] for p in pairs)
-        seconds = statistics.median(p[1] for p in pairs)
-        ratios = sorted(p[1] / p[0] for p in pairs)
-        python_ratios = sorted(p[1] / (p[0] + rule_seconds) for p in pairs)
-        print(f"{backend}, {runs} run(s):")
-        print(f"  floor, parse only (PyYAML C loader):    {floor:6.2f} s")
-        print(f"  floor, parse + 5 rules in plain Python: {floor + rule_seconds:6.2f} s")
-        print(
-            f"  changegate check:                       {seconds:6.2f} s   "
-            f"{statistics.median(ratios):.2f}x parse floor (runs {ratios[0]:.2f}-{ratios[-1]:.2f})"
-            f"   {statistics.median(python_ratios):.2f}x Python floor"
-        )
-        print(f"  peak memory (all processes):            {max(p[2] for p in pairs):,} MB")
-
-    context = ROOT / "examples" / "acme-shop" / "contexts" / "pr-42-approved.yaml"
-    small = [*CHANGEGATE, "check", "examples/acme-shop", "--context", str(context), "--at", AT]
-    timed(small)  # warm the file cache; every run below is still a fresh process
-    samples = sorted(timed(small)[0] for _ in range(max(args.runs, 9)))
-    print(
-        f"\npull-request-sized check (acme-shop), cold: median {statistics.median(samples):.3f} s"
-        f" (min {samples[0]:.3f}, max {samples[-1]:.3f}, {len(samples)} runs)"
-    )
+    started = time.perf_counter()
+    print(f"changegate benchmark on {machine()}")
+    repos = scenarios.make(args.documents)
+    print(f"repositories under {scenarios.OUT.relative_to(ROOT)}/ ({args.documents:,} documents)\n")
+    engine = Engine(ROOT)
+    engines = {"this checkout": engine}
+    if args.baseline is not None:
+        engines[f"baseline {args.baseline}"] = Engine(args.baseline.resolve())
+    full_check(engine, repos.valid, args.runs)
+    one_file(engines, repos, args.runs)
+    invalid_path(engine, repos, args.runs)
+    freezes(engine, repos, args.runs)
+    cel_against_python(repos, args.runs)
+    start_up(engines)
+    print(f"\n(the benchmark took {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
