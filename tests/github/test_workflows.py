@@ -3,6 +3,7 @@ written so that no input can be injected into a script."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_every_input_is_handed_to_changegate_and_read_by_it(tmp_path: Path) -> N
         "working-directory": "ops", "verdict": "artifact", "since": "2024-01-01",
         "until": "2024-04-01", "request-reviewers": "true",
     }  # fmt: skip
-    assert set(given) == set(spec["inputs"])
+    assert set(given) | {"cache"} == set(spec["inputs"])  # cache: the action's own steps
     env = {"GITHUB_WORKSPACE": str(tmp_path)}
     for name, value in given.items():
         variable = "CHANGEGATE_" + name.upper().replace("-", "_")
@@ -124,7 +125,7 @@ def test_third_party_actions_are_pinned_to_commits(path: Path) -> None:
     for used in re.findall(r"^\s*(?:-\s*)?uses:\s*(\S+)", text, re.MULTILINE):
         if used.startswith(("./", "changegate/changegate@")):
             continue
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", used), used
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}", used), used
 
 
 def test_the_action_never_imports_from_the_workspace() -> None:
@@ -136,3 +137,46 @@ def test_the_action_never_imports_from_the_workspace() -> None:
         for line in lines:
             assert " -I -m " in line, line
     assert 'cd "$RUNNER_TEMP"' in action()["runs"]["steps"][1]["run"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "event", "use"),
+    [
+        ("trusted", "push", "true"),
+        ("trusted", "deployment", "true"),
+        ("trusted", "workflow_dispatch", "true"),
+        ("trusted", "pull_request", "false"),
+        ("trusted", "pull_request_target", "false"),
+        ("trusted", "merge_group", "false"),
+        ("trusted", "workflow_run", "false"),
+        ("always", "pull_request", "true"),
+        ("off", "push", "false"),
+    ],
+)
+def test_the_document_cache_is_used_only_where_trusted_code_writes_it(
+    tmp_path: Path, setting: str, event: str, use: str
+) -> None:
+    """Pull requests run workflows their authors may change: an entry they planted would be
+    read as the content of a file; so only runs on trusted events restore and save it."""
+    [step] = [s for s in action()["runs"]["steps"] if s.get("id") == "cache"]
+    output = tmp_path / "output"
+    env = {"SETTING": setting, "EVENT": event, "GITHUB_OUTPUT": str(output),
+           "RUNNER_TEMP": str(tmp_path), "PATH": os.environ["PATH"]}  # fmt: skip
+    subprocess.run(["bash", "-c", step["run"]], env=env, check=True)
+    found = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert found["use"] == use
+    assert found["setting"] == (f"{tmp_path}/changegate-cache" if use == "true" else "off")
+    uses = [s for s in action()["runs"]["steps"] if "actions/cache/" in s.get("uses", "")]
+    assert [s["if"] for s in uses] == [
+        "steps.cache.outputs.use == 'true'",
+        "always() && steps.cache.outputs.use == 'true'",
+    ]
+
+
+def test_a_cache_setting_that_is_not_one_of_the_three_stops_the_job(tmp_path: Path) -> None:
+    [step] = [s for s in action()["runs"]["steps"] if s.get("id") == "cache"]
+    env = {"SETTING": "sometimes", "EVENT": "push", "GITHUB_OUTPUT": str(tmp_path / "o"),
+           "RUNNER_TEMP": str(tmp_path), "PATH": os.environ["PATH"]}  # fmt: skip
+    result = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "cache: 'sometimes' is not trusted, always or off" in result.stdout
