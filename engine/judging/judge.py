@@ -8,7 +8,7 @@ use, from inputs that cannot change under it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -134,6 +134,21 @@ class Judge:
             read_folder=self._read_policy_folder,
             check=self.workspace.schemas.check,
             zone_name=self.config.timezone,
+            read_pack=self._pack_reader(),
+        )
+
+    def _pack_reader(self) -> Callable[[str], list[LoadedFile]]:
+        """Reads shared packs as changegate.lock pins them (the working tree's, or the one
+        of ``--policies-from``)."""
+        from engine.policy.packs import reader_for
+
+        return reader_for(
+            self.config.policy_sources,
+            root=self.workspace.root,
+            boundary=self.workspace.boundary,
+            ref=self.workspace.policies_from,
+            git=self.git,
+            prefix=self.targets.root_prefix,
         )
 
     @cached_property
@@ -188,7 +203,7 @@ class Judge:
         if documents is None:
             chosen = [d for d in inventory.valid if targets.is_target(d.path)]
             deleted, unjudged = targets.deleted(inventory)
-            chosen += deleted
+            chosen += deleted + targets.lock_changes()
             findings = [f for f in inventory.findings if targets.is_target(f.path)]
             findings += _elsewhere(inventory.findings, findings)
         else:
