@@ -18,12 +18,13 @@ from typing import Any, Final
 from engine import rules
 from engine.documents.config import CONFIG_FILE
 from engine.documents.model import Document
-from engine.errors import ConfigError
+from engine.errors import ConfigError, UsageError
 from engine.findings import Finding, Outcome, Severity
 from engine.gitrepo import GitRepo
 from engine.judging.judge import Judge, Options, Outcomes
 from engine.judging.targets import identity
-from engine.paths import display_path
+from engine.paths import display_path, git_top
+from engine.policy.evaluation import Evaluator, evaluator_for
 from engine.policy.lock import LOCK_FILE
 from engine.policy.waivers import apply as apply_waivers
 from engine.request.context import RequestContext
@@ -165,17 +166,37 @@ def compute(
         base_documents = [
             d for d in before.inventory.valid if selected(d.path) and identity(d) in present
         ]
-        old = _states(before, base_documents)
-        new = _states(after, documents)
+        old = _states(before, before.evaluator, base_documents, before)
+        new = _states(after, _evaluator(after, before), documents, before)
     return _difference(change.ref, documents, old, new)
+
+
+def _evaluator(judge: Judge, facts: Judge) -> Evaluator:
+    """The evaluator of ``judge``'s policy set, with what a pull request did to each document
+    (``oldObject``, the operation) and the approvals taken from ``facts``: one base revision
+    and one context for both sides."""
+    return evaluator_for(
+        policies=judge.sources.policies,
+        config=judge.config,
+        documents=judge.inventory.valid,
+        context=judge.context,
+        approvals=facts.approvals,
+        now=judge.now,
+        backend=judge.options.backend,
+        old_object=facts.targets.old_object,
+        operation=facts.targets.operation,
+        library=judge.library,
+    )
 
 
 State = dict[tuple[tuple[str, str], str], tuple[str, Finding]]
 
 
-def _states(judge: Judge, documents: Sequence[Document]) -> State:
+def _states(
+    judge: Judge, evaluator: Evaluator, documents: Sequence[Document], facts: Judge
+) -> State:
     """(document, rule) -> its worst state (deny, warn) and the finding saying so."""
-    findings, _ = judge.evaluator.evaluate(documents, changed=judge.targets.changed)
+    findings, _ = evaluator.evaluate(documents, changed=facts.targets.changed)
     findings = apply_waivers(
         findings,
         {(d.kind, d.name): d.labels for d in documents},
@@ -302,4 +323,38 @@ def _unloadable(path: Path, error: str) -> Finding:
         path=path,
         line=1,
         column=1,
+    )
+
+
+def standalone(
+    base: Workspace,
+    head: Workspace,
+    context: RequestContext,
+    now: datetime,
+    *,
+    paths: Sequence[Path] = (),
+    options: Options | None = None,
+) -> Impact:
+    """``changegate impact``: the impact whether or not the change touches the rules, on the
+    documents ``paths`` name (all by default)."""
+    git = GitRepo.find(base.root)
+    if git is None or base.policies_from is None:
+        raise UsageError(f"changegate impact compares with a git ref: {base.root} is not in git")
+    try:
+        top = git_top(base.root) or base.root
+        inner = base.root.relative_to(top).as_posix()
+        change = change_since(base, git, "" if inner == "." else inner + "/")
+    finally:
+        git.close()
+    inventory = base.load((), repository=True)
+    named = frozenset(base.named(base.explicit(paths))) if base.explicit(paths) else None
+    return compute(
+        base,
+        head,
+        context,
+        now,
+        inventory=inventory,
+        change=change,
+        options=options,
+        selected=lambda path: named is None or path in named,
     )

@@ -8,7 +8,7 @@ use, from inputs that cannot change under it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -25,6 +25,7 @@ from engine.judging.targets import Targets
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator, evaluator_for
 from engine.policy.library import Library
+from engine.policy.packs import reader_for
 from engine.policy.sources import Sources, folder_reader, load_sources, ref_reader
 from engine.policy.waivers import apply as apply_waivers
 from engine.request.approvals import ApprovalSet, derive
@@ -134,21 +135,14 @@ class Judge:
             read_folder=self._read_policy_folder,
             check=self.workspace.schemas.check,
             zone_name=self.config.timezone,
-            read_pack=self._pack_reader(),
-        )
-
-    def _pack_reader(self) -> Callable[[str], list[LoadedFile]]:
-        """Reads shared packs as changegate.lock pins them (the working tree's, or the one
-        of ``--policies-from``)."""
-        from engine.policy.packs import reader_for
-
-        return reader_for(
-            self.config.policy_sources,
-            root=self.workspace.root,
-            boundary=self.workspace.boundary,
-            ref=self.workspace.policies_from,
-            git=self.git,
-            prefix=self.targets.root_prefix,
+            read_pack=reader_for(  # shared packs, as the lock of the config's revision pins them
+                self.config.policy_sources,
+                root=self.workspace.root,
+                boundary=self.workspace.boundary,
+                ref=self.workspace.policies_from,
+                git=self.git,
+                prefix=self.targets.root_prefix,
+            ),
         )
 
     @cached_property
