@@ -101,7 +101,10 @@ def _check_url(url: str) -> None:
         raise SourceError(f"{shown!r} carries a password in its URL: use an SSH key instead")
     path = match["path"]
     if not _URL_PATH.fullmatch(path) or path.startswith("-"):
-        raise SourceError(f"{shown!r}: a repository path holds only letters, digits and ._~/+-")
+        raise SourceError(
+            f"{shown!r}: a repository path holds only letters, digits and ._~/+- and does not "
+            "start with '-'"
+        )
     if ".." in path.split("/"):
         raise SourceError(f"{shown!r}: '..' is not allowed in the repository path")
 
