@@ -18,21 +18,19 @@ from typing import Any, Final
 from engine import rules
 from engine.documents.config import CONFIG_FILE
 from engine.documents.model import Document
+from engine.documents.sourcemap import SourceMap
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding, Outcome, Severity
 from engine.gitrepo import GitRepo
+from engine.judging.change import Change, Facts, base_inventory, change_since
 from engine.judging.judge import Judge, Options, Outcomes
 from engine.judging.targets import identity
 from engine.paths import display_path, git_top
 from engine.policy.evaluation import Evaluator, evaluator_for
-from engine.policy.lock import LOCK_FILE
 from engine.policy.waivers import apply as apply_waivers
 from engine.request.context import RequestContext
-from engine.workspace import semantics
 from engine.workspace.inventory import Inventory, Workspace
 
-GOVERNING: Final = frozenset({"Policy", "Waiver", "Config", "FreezeWindow", "ChangeWindow"})
-WINDOWS: Final = frozenset({"FreezeWindow", "ChangeWindow"})
 _RANK: Final = {"ok": 0, "warn": 1, "deny": 2}
 
 
@@ -84,67 +82,6 @@ class Impact:
         }
 
 
-@dataclass(frozen=True)
-class Change:
-    """What differs between the base revision and the working tree: paths from changegate's
-    root, and the documents the base has in them."""
-
-    ref: str
-    paths: frozenset[str]
-    base_documents: tuple[Document, ...]
-
-    def touches_rules(self, inventory: Inventory, root: Path) -> bool:
-        """Whether a Policy, Waiver, Config, window or changegate.lock is added, edited or
-        deleted."""
-        if {CONFIG_FILE, LOCK_FILE} & self.paths:
-            return True
-        changed = {root / p for p in self.paths}
-        now = (d for d in inventory.documents if d.path in changed)
-        return any(d.kind in GOVERNING for d in (*now, *self.base_documents))
-
-
-def change_since(base: Workspace, git: GitRepo, prefix: str) -> Change:
-    """The paths the working tree changes against ``base.policies_from`` and the governed
-    documents the base revision has in them."""
-    from engine.documents.loader import load_bytes
-    from engine.documents.model import identify
-
-    ref = base.policies_from or "HEAD"
-    sha = git.resolve(ref)
-    paths = frozenset(
-        p.removeprefix(prefix) for p in git.changed_since(sha) if p.startswith(prefix)
-    )
-    documents: list[Document] = []
-    for local in sorted(paths):
-        if not base.governed(local):
-            continue
-        data = git.read(sha, prefix + local)
-        if data is not None:
-            found = identify(load_bytes(data, Path(f"{ref}:{prefix}{local}")))[0]
-            documents += [replace(d, path=base.root / local) for d in found]
-    return Change(ref, paths, tuple(documents))
-
-
-def base_inventory(inventory: Inventory, change: Change, base: Workspace) -> Inventory:
-    """The shared inventory with the windows of changed files as the base revision has them."""
-    changed = {base.root / p for p in change.paths}
-
-    def kept(documents: Iterable[Document]) -> list[Document]:
-        return [d for d in documents if not (d.kind in WINDOWS and d.path in changed)]
-
-    windows = [d for d in change.base_documents if d.kind in WINDOWS]
-    valid = [
-        d
-        for d in windows
-        if not any(f.denies for f in base.schemas.check(d) + semantics.check(d, base.config))
-    ]
-    return replace(
-        inventory,
-        documents=(*kept(inventory.documents), *windows),
-        valid=(*kept(inventory.valid), *valid),
-    )
-
-
 def compute(
     base: Workspace,
     head: Workspace,
@@ -166,25 +103,26 @@ def compute(
         base_documents = [
             d for d in before.inventory.valid if selected(d.path) and identity(d) in present
         ]
-        old = _states(before, before.evaluator, base_documents, before)
-        new = _states(after, _evaluator(after, before), documents, before)
+        facts = Facts(before.targets, frozenset(base.root / p for p in change.paths))
+        old = _states(before, _evaluator(before, before, facts), base_documents, facts)
+        new = _states(after, _evaluator(after, before, facts), documents, facts)
     return _difference(change.ref, documents, old, new)
 
 
-def _evaluator(judge: Judge, facts: Judge) -> Evaluator:
-    """The evaluator of ``judge``'s policy set, with what a pull request did to each document
-    (``oldObject``, the operation) and the approvals taken from ``facts``: one base revision
-    and one context for both sides."""
+def _evaluator(judge: Judge, base: Judge, facts: Facts) -> Evaluator:
+    """The evaluator of ``judge``'s policy set, with what the change did to each document
+    (``oldObject``, the operation) from ``facts`` and the approvals of ``base``: one base
+    revision and one context for both sides."""
     return evaluator_for(
         policies=judge.sources.policies,
         config=judge.config,
         documents=judge.inventory.valid,
         context=judge.context,
-        approvals=facts.approvals,
+        approvals=base.approvals,
         now=judge.now,
         backend=judge.options.backend,
-        old_object=facts.targets.old_object,
-        operation=facts.targets.operation,
+        old_object=facts.old_object,
+        operation=facts.operation,
         library=judge.library,
     )
 
@@ -193,10 +131,12 @@ State = dict[tuple[tuple[str, str], str], tuple[str, Finding]]
 
 
 def _states(
-    judge: Judge, evaluator: Evaluator, documents: Sequence[Document], facts: Judge
+    judge: Judge, evaluator: Evaluator, documents: Sequence[Document], facts: Facts
 ) -> State:
-    """(document, rule) -> its worst state (deny, warn) and the finding saying so."""
-    findings, _ = evaluator.evaluate(documents, changed=facts.targets.changed)
+    """(document, rule) -> its worst state (deny, warn) and the finding saying so. An entry
+    names no line, so findings here skip finding theirs (it would re-read each file)."""
+    unplaced = [replace(d, source=SourceMap(d.source.root, {})) for d in documents]
+    findings, _ = evaluator.evaluate(unplaced, changed=facts.targets.changed)
     findings = apply_waivers(
         findings,
         {(d.kind, d.name): d.labels for d in documents},
