@@ -267,7 +267,8 @@ def lock_packs(
         before = old.pin(origin) if old is not None else None
         shown = redact(origin)
         if before is None:
-            notes.append(f"pinned {shown} at {commit[:12]} ({len(files)} files)")
+            count = f"{len(files)} file{'' if len(files) == 1 else 's'}"
+            notes.append(f"pinned {shown} at {commit[:12]} ({count})")
         elif before.commit != commit:
             notes.append(f"{shown}: {source.ref} moved from {before.commit[:12]} to {commit[:12]}")
         elif before.digest != pin.digest:

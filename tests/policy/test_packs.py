@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,3 +274,40 @@ spec:
     )
     assert result.code == 0, result.out + result.err
     assert "pack-risk/not-critical" in result.out
+
+
+def test_gate_reads_the_pack_through_the_lock(cli, consumer: GitRepo) -> None:
+    gate = ("--repo", consumer.root, "gate", "--env", "production", "--service", "checkout")
+    unlocked = cli(*gate, "--at", AT)
+    assert unlocked.code == 2
+    assert "no changegate.lock pinning it" in unlocked.err
+    _lock(cli, consumer)
+    assert cli(*gate, "--at", AT).code in {0, 1}
+
+
+def test_the_installed_command_locks_verifies_and_previews(consumer: GitRepo) -> None:
+    command = Path(sys.executable).parent / "changegate"
+    if not command.exists():
+        pytest.skip("changegate is not installed in this environment's bin/ (run make test)")
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(command), "--repo", str(consumer.root), *map(str, args)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    locked = run("policies", "lock")
+    assert locked.returncode == 0, locked.stderr
+    assert locked.stdout.endswith("wrote changegate.lock: 1 pack\n")
+    assert run("policies", "verify").returncode == 0
+    consumer.commit("pin the pack")
+    text = (consumer.root / "changegate.yaml").read_text()
+    consumer.write("changegate.yaml", text.replace("policies: [", "policies: ['./policies', "))
+    local = CRITICAL.replace("pack-risk", "local-risk").replace("'critical'", "'low'")
+    consumer.write("policies/extra.yaml", local)
+    preview = run("impact", "--base", "main", "--at", AT, "--event", "local")
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stdout.startswith(
+        "impact against main: this change newly blocks 1 change request"
+    )
+    assert "(ChangeRequest CHG-2): local-risk/not-critical" in preview.stdout
