@@ -115,6 +115,8 @@ def test_loosening_a_rule_lists_what_it_unblocks_and_a_new_warning(
     assert [d["name"] for d in impact["unblocked"]] == ["CHG-4"]
     assert impact["newlyDenied"] == []
     assert _listed(impact, "newlyWarned") == {("CHG-1", "risk-limit/risk-note")}
+    text = cli("check", repo.root, "--policies-from", "main", "--at", AT).out
+    assert "this change unblocks 1 change request, newly warns on 1 document (7 documents" in text
     assert impact["noLongerDenied"][0]["message"] == "this change is riskier than the limit"
 
 
@@ -218,6 +220,14 @@ def test_a_policy_set_the_change_leaves_unloadable_denies(cli, repo: GitRepo) ->
     assert "CEL that does not compile" in verdict["impact"]["error"]
     (finding,) = [f for f in verdict["findings"] if f["rule"] == "changegate/invalid-policies"]
     assert "every run after its merge would stop with exit 2" in finding["message"]
+    text = cli("check", repo.root, "--policies-from", "main", "--at", AT).out
+    assert (
+        "impact against main: the impact of this change is unknown: its policy set cannot " in text
+    )
+    markdown = cli(
+        "check", repo.root, "--policies-from", "main", "--at", AT, "--format", "markdown"
+    )
+    assert "its policy set cannot be loaded: CEL that does not compile" in markdown.out
 
 
 # --- a change to changegate.lock --------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.paths import _realpath
 from engine.policy import packs
 from tests.support.packs import CRITICAL, Pack, change, config
 from tests.support.repos import GitRepo
@@ -311,3 +312,70 @@ def test_the_installed_command_locks_verifies_and_previews(consumer: GitRepo) ->
         "impact against main: this change newly blocks 1 change request"
     )
     assert "(ChangeRequest CHG-2): local-risk/not-critical" in preview.stdout
+
+
+def test_relocking_says_what_moved_and_what_did_not(cli, pack: Pack, consumer: GitRepo) -> None:
+    first = _lock(cli, consumer)["packs"][0]["commit"]
+    again = cli("--repo", consumer.root, "policies", "lock")
+    assert f"unchanged at {first[:12]}" in again.out
+    moved = pack.publish({"packs/payments/NOTES.md": "moved\n"}, tag="v1.0.0")
+    relocked = cli("--repo", consumer.root, "policies", "lock")
+    assert f"v1.0.0 moved from {first[:12]} to {moved[:12]}" in relocked.out
+    lock = json.loads((consumer.root / "changegate.lock").read_text())
+    assert lock["packs"][0]["files"] == 2
+    lock["packs"][0]["digest"] = "sha256:" + "1" * 64
+    (consumer.root / "changegate.lock").write_text(json.dumps(lock))
+    corrected = cli("--repo", consumer.root, "policies", "lock")
+    assert f"corrected the digest of {moved[:12]}" in corrected.out
+
+
+def test_an_unreadable_lock_is_replaced_and_a_linked_one_is_not_written(
+    cli, tmp_path: Path, consumer: GitRepo
+) -> None:
+    (consumer.root / "changegate.lock").write_text("not: [a lock")
+    replaced = cli("--repo", consumer.root, "policies", "lock")
+    assert replaced.code == 0
+    assert "replacing an unreadable changegate.lock" in replaced.err
+    outside = tmp_path / "elsewhere.lock"
+    outside.write_text("{}")
+    (consumer.root / "changegate.lock").unlink()
+    (consumer.root / "changegate.lock").symlink_to(outside)
+    _realpath.cache_clear()  # one process plays several runs: forget the file it was
+    refused = cli("--repo", consumer.root, "policies", "lock")
+    assert refused.code == 2
+    assert "is not a plain file: changegate does not write through it" in refused.err
+    assert outside.read_text() == "{}"
+    linked = cli("check", consumer.root, "--at", AT)
+    assert linked.code == 2
+    assert "changegate.lock is not a file of the repository" in linked.err
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"lockVersion": 1, "packs": {}}', "changegate.lock:1:20: packs must be a list"),
+        ('{"lockVersion": 1, "packs": ["x"]}', "each pack is an object"),
+        ('{"lockVersion": 1, "packs": [{"source": "git+file:///p.git@v1"}]}', "lacks commit"),
+        ("[1, 2]", "not a lock (a JSON object)"),
+        ('{"lockVersion": 1, "packs": [], "extra": 1}', "unknown field 'extra'"),
+    ],
+)
+def test_lock_shapes_that_are_refused(cli, consumer: GitRepo, text: str, said: str) -> None:
+    (consumer.root / "changegate.lock").write_text(text)
+    result = cli("check", consumer.root, "--at", AT)
+    assert result.code == 2
+    assert said in result.err
+
+
+def test_a_pack_pinned_twice_or_with_a_bad_digest_is_refused(cli, consumer: GitRepo) -> None:
+    lock = _lock(cli, consumer)
+    entry = lock["packs"][0]
+    for packs_list, said in (
+        ([entry, entry], "is pinned twice"),
+        ([{**entry, "digest": "md5:00"}], "digest must be sha256: and 64 hex digits"),
+        ([{**entry, "files": True}], "files must be a int"),
+    ):
+        (consumer.root / "changegate.lock").write_text(json.dumps({**lock, "packs": packs_list}))
+        result = cli("check", consumer.root, "--at", AT)
+        assert result.code == 2
+        assert said in result.err
