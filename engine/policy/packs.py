@@ -201,7 +201,7 @@ def reader(lock: Lock, cache: Cache) -> Callable[[str], list[LoadedFile]]:
 
     def read(origin: str) -> list[LoadedFile]:
         pin = lock.pin(origin)
-        if pin is None:  # checked() ran first; a source may still be read with no lock at all
+        if pin is None:  # checked() pins every source of the config: one read from elsewhere
             raise ConfigError(f"changegate.lock does not pin {redact(origin)}: {_LOCK_FIX}")
         return policy_files(source_of(origin), verified_files(cache, pin, lock.path))
 

@@ -99,6 +99,8 @@ def _check_url(url: str) -> None:
         )
     if ssh is not None and ssh["user"] and ":" in ssh["user"]:
         raise SourceError(f"{shown!r} carries a password in its URL: use an SSH key instead")
+    if (match.groupdict().get("host") or "").startswith(("-", ".")):
+        raise SourceError(f"{shown!r}: a host name does not start with '-' or '.'")
     path = match["path"]
     if not _URL_PATH.fullmatch(path) or path.startswith("-"):
         raise SourceError(

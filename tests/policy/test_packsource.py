@@ -65,6 +65,8 @@ def test_well_formed_sources_are_read(text: str, url: str, ref: str, path: str) 
         ("git+ssh://git:hunter2@github.com/acme/p.git@v1#p", "carries a password"),
         ("git+https://github.com/acme/p\x00.git@v1#p", "control characters"),
         ("git+https://github.com/-acme/p.git@v1#p", "does not start with '-'"),
+        ("git+git@-evil.example.com:acme/p.git@v1#p", "host name does not start"),
+        ("git+ssh://-oProxyCommand=x/p.git@v1#p", "not a supported URL"),
     ],
 )
 def test_hostile_or_malformed_sources_are_refused(text: str, said: str) -> None:
