@@ -58,7 +58,7 @@ def change_since(base: Workspace, git: GitRepo, prefix: str) -> Change:
         data = git.read(sha, prefix + local)
         if data is not None:
             found = identify(load_bytes(data, Path(f"{ref}:{prefix}{local}")))[0]
-            documents += [replace(d, path=base.root / local) for d in found]
+            documents += [relocated(d, path=base.root / local) for d in found]
     return Change(ref, paths, tuple(documents))
 
 
@@ -102,3 +102,16 @@ class Facts:
         if self.targets.base_revision is None:
             return "unknown"
         return "create" if self.old_object(document) is None else "update"
+
+
+def relocated(document: Document, *, path: Path | None = None, source: Any = None) -> Document:
+    """The same document at another path, or without the positions of its fields."""
+    return Document(
+        document.kind,
+        document.name,
+        document.body,
+        path or document.path,
+        document.index,
+        source or document.source,
+        document.deleted,
+    )

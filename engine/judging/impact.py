@@ -22,7 +22,7 @@ from engine.documents.sourcemap import SourceMap
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding, Outcome, Severity
 from engine.gitrepo import GitRepo
-from engine.judging.change import Change, Facts, base_inventory, change_since
+from engine.judging.change import Change, Facts, base_inventory, change_since, relocated
 from engine.judging.judge import Judge, Options, Outcomes
 from engine.judging.targets import identity
 from engine.paths import display_path, git_top
@@ -135,7 +135,7 @@ def _states(
 ) -> State:
     """(document, rule) -> its worst state (deny, warn) and the finding saying so. An entry
     names no line, so findings here skip finding theirs (it would re-read each file)."""
-    unplaced = [replace(d, source=SourceMap(d.source.root, {})) for d in documents]
+    unplaced = [relocated(d, source=SourceMap(d.source.root, {})) for d in documents]
     findings, _ = evaluator.evaluate(unplaced, changed=facts.targets.changed)
     findings = apply_waivers(
         findings,
