@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import Final, NoReturn, Protocol
 
 from engine import __version__
-from engine.commands import (
-    audit,
-    budget,
-    check,
-    freeze,
-    gate,
-    impact,
-    metrics,
-    new,
-    policies,
-    record,
-    schema,
-    serve,
-    validate,
-    verify,
-)
-from engine.commands import test as test_command
 from engine.errors import ExitRequest, ExitStatus, UsageError, error_handler
+from engine.heap import one_run
 from engine.time.instants import parse_instant
 
 
@@ -39,23 +24,47 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, now: datetime) -> int: ...
 
 
-COMMANDS: dict[str, Command] = {
-    "validate": validate,
-    "check": check,
-    "test": test_command,
-    "gate": gate,
-    "freeze": freeze,
-    "record": record,
-    "verify": verify,
-    "audit": audit,
-    "metrics": metrics,
-    "impact": impact,
-    "budget": budget,
-    "policies": policies,
-    "schema": schema,
-    "new": new,
-    "serve": serve,
+# name -> what it does; the module engine.commands.<name> is imported only when it runs (or
+# when its own --help is asked for), so that starting changegate stays fast
+COMMANDS: dict[str, str] = {
+    "validate": "schema-check documents",
+    "check": "validate and evaluate policies for an event",
+    "test": "run policy tests, with per-rule coverage",
+    "gate": "may a service deploy to an environment now?",
+    "freeze": "what is frozen now, and the calendar of freezes, releases and changes",
+    "record": "record the decision on a merged commit as a git note (refs/notes/changegate)",
+    "verify": "replay the decision recorded on a commit and show that it gives the same verdict",
+    "audit": "walk the history of governed documents and flag what an auditor must see",
+    "metrics": "DORA metrics and governance KPIs per service and month, from documents and history",
+    "impact": "what a policy change newly denies, unblocks or warns",
+    "budget": "error budget per service: SLO, allowed downtime, used, remaining, burn rate",
+    "policies": "pin shared policy packs in changegate.lock (lock) or check them against it (verify)",
+    "schema": "print the JSON Schema of a kind (or of any document)",
+    "new": "scaffold a document from a template",
+    "serve": "the GitHub App for custom deployment protection rules",
 }
+_RUNS_ON: Final = frozenset({"serve"})  # commands whose process outlives one run
+# global options that take a value (skipped when looking for the command's name)
+_VALUED: Final = frozenset({"--repo", "--config", "--color"})
+
+
+def command(name: str) -> Command:
+    """The module of a command."""
+    module: Command = importlib.import_module(f"engine.commands.{name}")
+    return module
+
+
+def chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the command line, found before parsing it."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _VALUED:
+            next(tokens, None)
+        elif token == "--":  # noqa: S105 - the end of options, not a password
+            return next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +80,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"changegate: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` command's module is imported to add its flags (all of
+    them when None, as the documentation builder wants)."""
     parser = _Parser(
         prog="changegate",
         description="Policy-as-code for release plans, change requests and freeze windows.",
@@ -87,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for name, command in COMMANDS.items():
-        sub = commands.add_parser(name, help=command.HELP, description=command.HELP)
-        command.add_arguments(sub)
+    for name, summary in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        if selected is None or name == selected:
+            command(name).add_arguments(sub)
     return parser
 
 
@@ -106,12 +118,18 @@ def parse_time(text: str, flag: str) -> datetime:
 
 def main(argv: Sequence[str] | None = None) -> int:
     status = ExitStatus()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     with error_handler(status):
-        args = build_parser().parse_args(argv)
+        selected = chosen(arguments)
+        args = build_parser(selected if selected in COMMANDS else "").parse_args(arguments)
         at = getattr(args, "at", None)
         # The one read of the clock in a run: every time decision uses this instant.
         now = parse_time(at, "--at") if at else datetime.now(UTC)
-        status.code = COMMANDS[args.command].run(args, now)
+        if args.command in _RUNS_ON:
+            status.code = command(args.command).run(args, now)
+        else:
+            with one_run():
+                status.code = command(args.command).run(args, now)
     return status.code
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 
 @functools.lru_cache(maxsize=1024)
@@ -71,6 +72,16 @@ def match_any(
 
 def match_path(pattern: str, relative: str) -> bool:
     return compile_glob(pattern, path=True).match(relative) is not None
+
+
+def match_any_path(patterns: Sequence[str], relative: str) -> bool:
+    """Whether any of the path globs matches (one regular expression for them all)."""
+    return len(patterns) > 0 and _paths(tuple(patterns)).match(relative) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _paths(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{compile_glob(p, path=True).pattern})" for p in patterns))
 
 
 def literal_prefix(pattern: str) -> str:

@@ -23,7 +23,7 @@ STAGES = {
 # what every stage uses stays at the top
 TOP = {
     "__init__", "__main__", "cli", "errors", "findings", "paths", "globs", "resources",
-    "escaping", "gitrepo", "verdict", "suggest", "rules",
+    "escaping", "gitrepo", "verdict", "suggest", "rules", "heap",
 }  # fmt: skip
 # third-party library -> the only modules that import it
 WRAPPERS = {

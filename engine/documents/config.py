@@ -14,7 +14,7 @@ from engine.documents.loader import LoadedFile, load_file
 from engine.documents.model import Document, identify
 from engine.errors import ConfigError
 from engine.findings import Finding
-from engine.globs import match_path
+from engine.globs import match_any_path
 from engine.paths import display_path, inner_folder
 
 CONFIG_FILE: Final = "changegate.yaml"
@@ -65,17 +65,13 @@ class Selection(NamedTuple):
     always: tuple[str, ...] = ()
 
     def governs(self, relative: str) -> bool:
-        if any(match_path(p, relative) for p in self.always):
+        if match_any_path(self.always, relative):
             return True
-        return any(match_path(p, relative) for p in self.include) and not any(
-            match_path(p, relative) for p in self.exclude
-        )
+        return match_any_path(self.include, relative) and not match_any_path(self.exclude, relative)
 
     def excludes(self, relative: str) -> bool:
         """Whether ``exclude`` removes ``relative`` (never one of the ``always`` files)."""
-        return any(match_path(p, relative) for p in self.exclude) and not any(
-            match_path(p, relative) for p in self.always
-        )
+        return match_any_path(self.exclude, relative) and not match_any_path(self.always, relative)
 
 
 @dataclass(frozen=True)

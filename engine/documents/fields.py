@@ -1,13 +1,95 @@
 """Typed views of the fields the engine itself reads from documents (policies read the rest in
-CEL). Each view wraps a schema-valid ``spec``; defaults the SPEC gives live here, once."""
+CEL). Each view wraps a schema-valid ``spec``; defaults the SPEC gives live here, once.
+
+The views read only the keys :data:`INDEXED` lists for their kind, so they answer the same
+from a document's :func:`projection` (what the cache keeps at hand for cross-document
+look-ups) as from its whole ``spec``; a projection refuses any other key, loudly."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 DEFAULT_ENVIRONMENT: Final = "production"
 INACTIVE: Final = frozenset({"cancelled", "completed", "failed", "rolled-back"})
+
+
+# kind -> the keys of spec its view reads (and the cache keeps for every document): the short
+# ones every look-up across documents asks (which target, which status), decoded with the
+# document's summary, and the rest, decoded for the documents a question is about
+INDEXED: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
+    "ReleasePlan": (
+        frozenset({"service", "services", "environment", "version", "status"}),
+        frozenset({"releasedAt", "window"}),
+    ),
+    "ChangeRequest": (
+        frozenset({"environment", "services", "type", "status"}),
+        frozenset({"schedule", "freezeException", "execution"}),
+    ),
+    "Incident": (
+        frozenset({"services", "environment"}),
+        frozenset({"detectedAt", "resolvedAt", "impact"}),
+    ),
+}
+
+
+class Projection(Mapping[str, Any]):
+    """The indexed keys of a spec: the short ones at hand, the rest decoded on first use.
+    Reading a key the index does not hold is a bug in the engine (its answer would be wrong,
+    not missing), so it raises instead of answering."""
+
+    __slots__ = ("_kind", "_rest", "_values")
+
+    def __init__(
+        self, kind: str, values: dict[str, Any], rest: Callable[[], dict[str, Any]] | None
+    ) -> None:
+        self._kind = kind
+        self._values = values
+        self._rest = rest
+
+    def _known(self, key: object) -> None:
+        short, rest = INDEXED[self._kind]
+        if key in short:
+            return
+        if key not in rest:
+            raise LookupError(f"spec.{key} of a {self._kind} is not indexed: see fields.INDEXED")
+        if self._rest is not None:
+            self._values = {**self._values, **self._rest()}
+            self._rest = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._known(key)
+        return self._values.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._known(key)
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        self._known(key)
+        return key in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        for keys in INDEXED[self._kind]:
+            for key in sorted(keys):
+                self._known(key)
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def projection(kind: str, spec: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The indexed keys of a document's spec, short and rest (None for kinds nothing looks
+    across)."""
+    keys = INDEXED.get(kind)
+    if keys is None:
+        return None
+    short, rest = keys
+    return (
+        {key: spec[key] for key in short if key in spec},
+        {key: spec[key] for key in rest if key in spec},
+    )
 
 
 class _View:

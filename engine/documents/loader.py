@@ -7,11 +7,13 @@ builder; their source maps are computed only if a finding asks for a position.
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -24,6 +26,7 @@ from engine.documents.builder import (
     LoadedDocument,
     Problem,
 )
+from engine.documents.fast import NEAR, near_positions
 from engine.documents.fast import fast as fast_documents
 from engine.documents.scalars import resolve_plain
 from engine.documents.sourcemap import FieldPath, Position, SourceMap
@@ -35,9 +38,11 @@ __all__ = [
     "LoadedDocument",
     "LoadedFile",
     "Problem",
+    "lazy_positions",
     "load_bytes",
     "load_file",
     "load_text",
+    "read_file",
     "resolve_plain",
 ]
 
@@ -54,23 +59,32 @@ class _Positions:
 
     __slots__ = ("_limits", "_maps", "_text")
 
-    def __init__(self, text: str, limits: Limits) -> None:
-        self._text: str | None = text
+    def __init__(self, text: str | bytes, limits: Limits) -> None:
+        self._text: str | bytes | None = text
         self._limits = limits
         self._maps: list[SourceMap] = []
 
     def of(self, index: int) -> Callable[[], dict[FieldPath, Position]]:
-        def compute() -> dict[FieldPath, Position]:
-            if self._text is not None:
-                builder = Builder(self._limits)
-                builder.run(self._text)
-                self._maps = [d.source for d in builder.documents]
-                self._text = None  # the text is no longer needed
-            if index >= len(self._maps):  # pragma: no cover - both builders read the same text
-                return {}
-            return dict(self._maps[index]._table())
+        return partial(self._table, index)  # one per document: a partial is the cheapest
 
-        return compute
+    def _table(self, index: int) -> dict[FieldPath, Position]:
+        if self._text is not None:
+            text = self._text
+            if isinstance(text, bytes):
+                text = text.decode("utf-8-sig")  # it was decoded once already: it can be
+            builder = Builder(self._limits)
+            builder.run(text)
+            self._maps = [d.source for d in builder.documents]
+            self._text = None  # the text is no longer needed
+        if index >= len(self._maps):  # pragma: no cover - both builders read the same text
+            return {}
+        return dict(self._maps[index]._table())
+
+
+def lazy_positions(data: bytes, limits: Limits = DEFAULT_LIMITS) -> _Positions:
+    """The source maps of a file's documents, built from its bytes when first asked (for a
+    document whose data came from elsewhere, the cache)."""
+    return _Positions(data, limits)
 
 
 def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedFile:
@@ -81,8 +95,16 @@ def load_text(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedF
         return LoadedFile(
             path,
             tuple(
-                LoadedDocument(data, SourceMap(root, pending=positions.of(i)), i)
-                for i, (data, root) in enumerate(fast)
+                LoadedDocument(
+                    data,
+                    SourceMap(
+                        root,
+                        pending=positions.of(i),
+                        near=(NEAR, partial(near_positions, marks)),
+                    ),
+                    i,
+                )
+                for i, (data, root, marks) in enumerate(fast)
             ),
             (),
         )
@@ -175,19 +197,46 @@ def load_bytes(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Load
 
 def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedFile:
     """Read and load one file. Never raises for anything about the file itself."""
+    data = read_file(path, limits)
+    return data if isinstance(data, LoadedFile) else load_bytes(data, path, limits)
+
+
+# opened without blocking (a FIFO would wait for a writer) and never inherited by a child
+_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> bytes | LoadedFile:
+    """The bytes of one file, or why it cannot be read (as a loaded file with the problem)."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            return _failed(path, 1, 1, f"cannot read {path.name}: it is {what}")
-        if info.st_size > limits.max_file_bytes:
-            return _failed(path, 1, 1, _too_big(info.st_size, limits))
-        with path.open("rb") as stream:
-            data = stream.read(limits.max_file_bytes + 1)
+        descriptor = os.open(path, _OPEN_FLAGS)
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                return _failed(path, 1, 1, f"cannot read {path.name}: it is {what}")
+            if info.st_size > limits.max_file_bytes:
+                return _failed(path, 1, 1, _too_big(info.st_size, limits))
+            data = _read_all(descriptor, info.st_size, limits.max_file_bytes + 1)
+        finally:
+            os.close(descriptor)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         return _failed(path, 1, 1, f"cannot read {path.name}: {reason.lower()}")
-    return load_bytes(data, path, limits)
+    return data
+
+
+def _read_all(descriptor: int, size: int, most: int) -> bytes:
+    """Everything up to ``most`` bytes: a file that grows while it is read still meets the
+    limit, and a short read is not taken for the end."""
+    chunks = []
+    total = 0
+    while total < most:
+        chunk = os.read(descriptor, min(max(size + 1 - total, 1 << 16), most - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_big(size: int, limits: Limits) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,25 +34,85 @@ PARSE_RULE: Final = rules.PARSE
 schema_rule = rules.schema
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Document:
     """One governed document. ``name`` is None only when the document lacks a valid one
     (its schema check reports that). A ``deleted`` document is one a pull request removes:
     ``body`` is the document as the base revision has it (CEL sees it as ``oldObject``, with
-    ``object`` null)."""
+    ``object`` null).
+
+    ``body`` may be given as a function that builds it (a document from the cache is decoded
+    only if something reads it); ``fields`` is then the part of its ``spec`` the engine's
+    cross-document views read (:data:`engine.documents.fields.INDEXED`). A document is fixed
+    once made."""
+
+    __slots__ = ("_body", "_fields", "deleted", "index", "kind", "name", "path", "source")
 
     kind: str
     name: str | None
-    body: dict[str, Any]
     path: Path
     index: int
     source: SourceMap
-    deleted: bool = False
+    deleted: bool
+    _body: dict[str, Any] | Callable[[], dict[str, Any]]
+    _fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+
+    def __init__(
+        self,
+        kind: str,
+        name: str | None,
+        body: dict[str, Any] | Callable[[], dict[str, Any]],
+        path: Path,
+        index: int,
+        source: SourceMap,
+        deleted: bool = False,
+        *,
+        fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "kind", kind)
+        put(self, "name", name)
+        put(self, "_body", body)
+        put(self, "path", path)
+        put(self, "index", index)
+        put(self, "source", source)
+        put(self, "deleted", deleted)
+        put(self, "_fields", fields)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Document is fixed once made: make another (not {name})")
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = self._body
+        if not callable(body):
+            return body
+        built = body()
+        object.__setattr__(self, "_body", built)
+        return built
+
+    def moved(self, path: Path, *, deleted: bool) -> Document:
+        """The same document at another path (a base revision's, as a pull request saw it)."""
+        return Document(
+            self.kind, self.name, self._body, path, self.index, self.source, deleted,
+            fields=self._fields,
+        )  # fmt: skip
 
     @property
     def spec(self) -> dict[str, Any]:
         spec = self.body.get("spec")
         return spec if isinstance(spec, dict) else {}
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """What the engine's views (:mod:`engine.documents.fields`) read of ``spec``, without
+        decoding a cached document: the same answers as ``spec`` for every key they read."""
+        fields = self._fields
+        if fields is None:
+            return self.spec
+        if callable(fields):
+            fields = fields()
+            object.__setattr__(self, "_fields", fields)
+        return fields
 
     @property
     def labels(self) -> dict[str, str]:

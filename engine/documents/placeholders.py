@@ -35,8 +35,29 @@ _PLACEHOLDER: Final = re.compile(
 MAX_SHOWN: Final = 60  # characters of a placeholder quoted in a message
 
 
+# what a placeholder can start with (the to-do markers only in capitals)
+_FIRST: Final = frozenset("[<sSrRTFdDbBoO")
+
+
 def is_placeholder(text: str) -> bool:
-    return _PLACEHOLDER.fullmatch(text.strip()) is not None
+    stripped = text.strip()
+    return stripped[:1] in _FIRST and _PLACEHOLDER.fullmatch(stripped) is not None
+
+
+def holds_any(value: Any) -> bool:
+    """Whether any placeholder is in the value (the quick question, asked of every document
+    first: most hold none, and their paths need not be built)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if is_placeholder(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def find(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, str]]:
@@ -55,6 +76,8 @@ def find(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, st
 
 def described(value: Any, path: tuple[str | int, ...] = ()) -> list[str]:
     """The placeholders as ``field: 'text'``, for messages."""
+    if not holds_any(value):
+        return []
     shown = []
     for field, text in find(value, path):
         quoted = text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"

@@ -10,15 +10,14 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote
 
+from engine.documents.explain import required_alternatives, translate
 from engine.documents.model import KINDS, Document, schema_rule
-from engine.documents.sourcemap import FieldPath, format_field
 from engine.findings import Finding
 from engine.resources import bundled
-from engine.suggest import did_you_mean
 
 if TYPE_CHECKING:  # jsonschema is imported only to explain failures (~90 ms at start-up)
     from jsonschema import Draft202012Validator
@@ -39,14 +38,6 @@ COMMON: Final = "common.json"
 MAX_FINDINGS: Final = 50  # schema findings listed per document
 CONTEXT: Final = "context.json"
 VERDICT: Final = "verdict.json"
-
-# Fields that exist in the domain templates but that changegate derives instead of reading.
-_DERIVED: Final = {
-    "approvals": (
-        "approvals are never declared in YAML: changegate derives them from the pull "
-        "request's reviews; remove this field"
-    ),
-}
 
 
 class SchemaSet:
@@ -127,14 +118,18 @@ class SchemaSet:
         return bool(self._detailed[kind].is_valid(instance))
 
     def check(self, document: Document) -> list[Finding]:
-        """Schema findings of one document, in file order."""
+        """Schema findings of one document, in file order: from jsonschema-rs's errors where
+        they say all the findings need, else from jsonschema's."""
         if self.is_valid(document.kind, document.body):
             return []
-        errors = self._detailed[document.kind].iter_errors(document.body)
-        found = (finding for error in errors for finding in _translate(document, error))
-        findings = list(itertools.islice(found, MAX_FINDINGS))
+        found = self._fast_findings(document)
+        if found is None:
+            errors = self._detailed[document.kind].iter_errors(document.body)
+            detailed = (f for error in errors for f in translate(document, error, _best_match))
+            found = list(itertools.islice(detailed, MAX_FINDINGS + 1))
+        findings = list(dict.fromkeys(found[:MAX_FINDINGS]))  # one finding said once
         findings.sort(key=lambda f: (f.line, f.column, f.message))
-        if next(found, None) is not None:  # a flood: the first ones say what is wrong
+        if len(found) > MAX_FINDINGS:  # a flood: the first ones say what is wrong
             findings.append(
                 document.finding(
                     schema_rule(document.kind),
@@ -143,6 +138,45 @@ class SchemaSet:
                 )
             )
         return findings
+
+    def _fast_findings(self, document: Document) -> list[Finding] | None:
+        """The findings from jsonschema-rs's errors; None where they would not be word for word
+        what jsonschema's give (a keyword whose message is the library's own, a failed oneOf
+        needing its best alternative, a flood whose first fifty jsonschema would choose)."""
+        fast = self._fast.get(document.kind)
+        if fast is None:  # pragma: no cover - depends on the platform's wheels
+            return None
+        try:
+            errors = list(itertools.islice(fast.iter_errors(document.body), MAX_FINDINGS + 1))
+        except (ValueError, TypeError, OverflowError):
+            return None
+        adapted = [self._adapted(error) for error in errors]
+        readable = [error for error in adapted if error is not None]
+        if len(errors) > MAX_FINDINGS or len(readable) < len(adapted):
+            return None
+        found = [f for error in readable for f in translate(document, error, _best_match)]
+        return found if len(found) <= MAX_FINDINGS else None
+
+    def _adapted(self, error: Any) -> _FastError | None:
+        keyword = error.schema_path[-1] if error.schema_path else None
+        if keyword not in _OWN_WORDS or error.kind.name != keyword:
+            return None  # (a key failing propertyNames names the key's keyword, not its own)
+        located = _pointer(self._by_id, error.absolute_keyword_location)
+        if located is None:
+            return None
+        schema, value = located
+        if keyword in {"oneOf", "anyOf"}:
+            exclusive = keyword == "oneOf"
+            if (
+                not isinstance(value, list)
+                or required_alternatives(value, exclusive=exclusive) is None
+            ):
+                return None
+        return _FastError(error, keyword, value, schema)
+
+    @cached_property
+    def _by_id(self) -> dict[str, dict[str, Any]]:
+        return {schema["$id"]: schema for schema in self._raw.values() if "$id" in schema}
 
     def bundle(self, kind: str | None) -> dict[str, Any]:
         """One self-contained schema for editors: everything it references inlined under
@@ -175,184 +209,65 @@ class SchemaSet:
         )
 
 
-def _translate(document: Document, error: ValidationError) -> Iterator[Finding]:
-    """One jsonschema error -> findings that name the field and say what to change."""
-    rule = schema_rule(document.kind)
-    path: FieldPath = tuple(error.absolute_path)
-    field = format_field(path) or "the document"
-    validator, expected, value, schema = _parts(error)
-
-    if validator == "additionalProperties" and isinstance(value, dict):
-        known = schema.get("properties", {})
-        for key in value:
-            if key in known or not isinstance(key, str):
-                continue
-            where = f" in {field}" if path else ""
-            message = _DERIVED.get(key) if path == ("spec",) else None
-            if message is None:
-                message = f"unknown field {key!r}{where}" + (
-                    did_you_mean(key, known)
-                    or (f": allowed are {', '.join(known)}" if len(known) <= 12 else "")
-                )
-            yield document.finding(rule, message, field=(*path, key))
-        return
-    if validator == "required" and isinstance(value, dict):
-        for key in expected:
-            if key not in value:
-                hint = _hint_for(schema.get("properties", {}).get(key, {}))
-                where = f" in {field}" if path else ""
-                yield document.finding(
-                    rule, f"missing required field {key!r}{where}{hint}", field=path
-                )
-        return
-    if "propertyNames" in error.relative_schema_path and isinstance(value, str):
-        # the error sits on the mapping; the culprit is one of its keys
-        yield document.finding(rule, _describe(f"{field} key", error), field=(*path, value))
-        return
-    if validator in {"oneOf", "anyOf"}:
-        alternatives = _required_alternatives(expected, exclusive=validator == "oneOf")
-        if alternatives is not None:
-            yield document.finding(rule, f"{field}: give {alternatives}", field=path)
-            return
-        if error.context:
-            from jsonschema.exceptions import best_match
-
-            best = best_match(error.context)
-            others = len({tuple(e.relative_schema_path)[:1] for e in error.context}) - 1
-            for finding in _translate(document, best):
-                suffix = f" (and {others} other way(s) it does not fit)" if others > 0 else ""
-                yield _with_message(finding, finding.message + suffix)
-            return
-    yield document.finding(rule, _describe(field, error), field=path)
+# keywords whose findings are in changegate's own words (engine/documents/explain.py): an
+# error of any other keyword is explained from jsonschema's error, whose message it quotes
+_OWN_WORDS: Final = frozenset(
+    {
+        "required", "additionalProperties", "type", "enum", "const", "pattern", "minItems",
+        "minLength", "maxLength", "maxItems", "uniqueItems", "minimum", "maximum",
+        "exclusiveMinimum", "exclusiveMaximum", "oneOf", "anyOf",
+    }
+)  # fmt: skip
 
 
-def _with_message(finding: Finding, message: str) -> Finding:
-    return finding._replace(message=message)
+class _FastError:
+    """A jsonschema-rs error read as jsonschema's ``ValidationError`` (the parts findings
+    read): the failing keyword's value and the schema holding it come from the schema
+    location the error names."""
+
+    __slots__ = (
+        "absolute_path", "context", "instance", "message", "relative_schema_path", "schema",
+        "validator", "validator_value",
+    )  # fmt: skip
+
+    def __init__(self, error: Any, keyword: str, value: Any, schema: dict[str, Any]) -> None:
+        self.absolute_path = tuple(error.instance_path)
+        self.relative_schema_path = tuple(error.schema_path)
+        self.validator = keyword
+        self.validator_value = value
+        self.instance = error.instance
+        self.schema = schema
+        self.message = str(error.message)
+        self.context = None
 
 
-def _parts(error: ValidationError) -> tuple[str, Any, Any, dict[str, Any]]:
-    """validator, its value in the schema, the instance, and the (sub)schema that failed."""
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    expected: Any = error.validator_value
-    return str(error.validator), expected, error.instance, schema
-
-
-def _describe(field: str, error: ValidationError) -> str:
-    validator, expected, value, schema = _parts(error)
-    if validator == "enum":
-        options = ", ".join(str(option) for option in expected)
-        hint = did_you_mean(value, [str(o) for o in expected]) if isinstance(value, str) else ""
-        return f"{field} must be one of {options}, not {_show(value)}{hint}"
-    if validator == "const":
-        return f"{field} must be {expected!r}, not {_show(value)}"
-    if validator == "type":
-        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in _as_list(expected))
-        return f"{field} must be {wanted}, not {_type_of(value)}{_type_hint(expected, value)}"
-    if validator == "pattern":
-        examples = [e for e in schema.get("examples", []) if isinstance(e, str)]
-        if examples:
-            advice = "write it like " + ", ".join(examples[:3])
-        else:
-            advice = schema.get("description", f"it must match {expected}").rstrip(".")
-        return f"{field}: {_show(value)} is not a valid {schema.get('title', 'value')}: {advice}"
-    if validator in {"minItems", "minLength"}:
-        if expected == 1:
-            return f"{field} must not be empty"
-        unit = "items" if validator == "minItems" else "characters"
-        return f"{field} needs at least {expected} {unit}"
-    if validator == "maxLength":
-        return f"{field} is longer than {expected} characters"
-    if validator == "maxItems":
-        return f"{field} has more than {expected} items"
-    if validator == "uniqueItems":
-        return f"{field} lists the same item twice: remove the duplicate"
-    if validator in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
-        relation = {
-            "minimum": "at least",
-            "exclusiveMinimum": "more than",
-            "maximum": "at most",
-            "exclusiveMaximum": "less than",
-        }[validator]
-        return f"{field} must be {relation} {expected}, not {_show(value)}"
-    if validator == "propertyNames":
-        return f"{field}: key {_show(value)} is not allowed: {error.message}"
-    return f"{field}: {error.message}"
-
-
-def _hint_for(schema: dict[str, Any]) -> str:
-    description = schema.get("description")
-    examples = schema.get("examples")
-    shown = ""
-    if isinstance(examples, list) and examples and all(isinstance(e, str) for e in examples):
-        shown = " (e.g. " + ", ".join(examples[:3]) + ")"
-    if "enum" in schema:
-        return ": one of " + ", ".join(str(v) for v in schema["enum"])
-    if description:
-        return f": {description[0].lower()}{description[1:].rstrip('.')}{shown}"
-    return shown
-
-
-def _required_alternatives(branches: Sequence[Any], *, exclusive: bool) -> str | None:
-    """For oneOf/anyOf branches that only demand fields, a sentence such as "either start and
-    end, or recurrence (not both)" (anyOf: "message, or messageExpression, or both")."""
-    groups = []
-    for branch in branches:
-        if not isinstance(branch, dict) or not set(branch) <= {"required", "not"}:
+def _pointer(
+    resources: dict[str, dict[str, Any]], location: str | None
+) -> tuple[dict[str, Any], Any] | None:
+    """The schema holding the keyword at ``location`` (``$id#/json/pointer``), and its value."""
+    if not location or "#" not in location:
+        return None
+    uri, pointer = location.split("#", 1)
+    node: Any = resources.get(uri)
+    parent: Any = None
+    for token in unquote(pointer).split("/")[1:]:
+        key: Any = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and key.isdigit():
+            key = int(key)
+        elif not isinstance(node, dict):
             return None
-        groups.append(" and ".join(branch.get("required", [])))
-    if exclusive:
-        return "either " + ", or ".join(groups) + " (not both)"
-    return ", or ".join(groups) + ", or both" if len(groups) == 2 else ", or ".join(groups)
+        parent = node
+        try:
+            node = node[key]
+        except (KeyError, IndexError):
+            return None
+    return (parent, node) if isinstance(parent, dict) else None
 
 
-_TYPE_NAMES: Final = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "empty",
-}
+def _best_match(errors: Any) -> Any:
+    from jsonschema.exceptions import best_match
 
-
-def _as_list(value: Any) -> list[str]:
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {_show(value)}"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
-
-
-def _type_hint(expected: Any, value: Any) -> str:
-    wanted = _as_list(expected)
-    if "string" in wanted and isinstance(value, (bool, int, float)):
-        return ": put the value in quotes to keep it as text"
-    if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
-        return f": YAML 1.2 reads {value} as text; write true or false"
-    if "array" in wanted and isinstance(value, (str, int, float)):
-        return ": write it as a list, one '- item' per line"
-    if value is None:
-        return ": give a value or remove the key"
-    return ""
-
-
-_YAML11_BOOLS: Final = frozenset({"yes", "no", "on", "off", "y", "n"})
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return best_match(errors)
 
 
 def metaschema_errors(schema: dict[str, Any]) -> list[str]:

@@ -48,7 +48,7 @@ class SourceMap:
     nearest ancestor that is, so every finding still lands on a real line.
     """
 
-    __slots__ = ("_pending", "_positions", "root")
+    __slots__ = ("_near", "_pending", "_positions", "root")
 
     def __init__(
         self,
@@ -56,12 +56,16 @@ class SourceMap:
         positions: Mapping[FieldPath, Position] | None = None,
         *,
         pending: Callable[[], Mapping[FieldPath, Position]] | None = None,
+        near: tuple[int, Callable[[], Mapping[FieldPath, Position]]] | None = None,
     ) -> None:
         """``positions`` now, or ``pending``: a function that computes them when first asked
-        (the loader re-reads the file then; most documents are never asked)."""
+        (the loader re-reads the file then; most documents are never asked). ``near``: the
+        depth to which another function gives every position, cheaply (the fast builder's
+        marks): paths no deeper are answered from it without re-reading."""
         self.root = root
         self._positions = positions
         self._pending = pending
+        self._near = near
 
     def _table(self) -> Mapping[FieldPath, Position]:
         if self._positions is None:
@@ -69,8 +73,16 @@ class SourceMap:
             self._pending = None
         return self._positions
 
+    def _table_for(self, path: FieldPath) -> Mapping[FieldPath, Position]:
+        near = self._near
+        if near is None or len(path) > near[0] or self._positions is not None:
+            return self._table()
+        table = near[1]()
+        self._near = (near[0], lambda: table)  # computed once
+        return table
+
     def locate(self, path: FieldPath) -> Position:
-        table = self._table()
+        table = self._table_for(path)
         while path:
             found = table.get(path)
             if found is not None:
@@ -79,7 +91,7 @@ class SourceMap:
         return self.root
 
     def has(self, path: FieldPath) -> bool:
-        return path in self._table()
+        return path in self._table_for(path)
 
     def within(self, prefix: FieldPath) -> SourceMap:
         """The map of a value nested at ``prefix`` (a document embedded in another)."""

@@ -63,7 +63,7 @@ def requirement(config: Config, environment: str) -> str:
 
 def targets(document: Document, environment: str, service: str) -> bool:
     """Whether the change request changes the service in the environment."""
-    change = ChangeRequestFields(document.spec)
+    change = ChangeRequestFields(document.fields)
     return same_environment(change.environment, environment) and service in change.services
 
 
@@ -77,8 +77,8 @@ def scheduled_changes(
         for d in documents
         if d.kind == "ChangeRequest"
         and targets(d, deploy.environment, deploy.service)
-        and ChangeRequestFields(d.spec).status in ACTIVE
-        and schedules.covers(ChangeRequestFields(d.spec).schedule, config.timezone, now)
+        and ChangeRequestFields(d.fields).status in ACTIVE
+        and schedules.covers(ChangeRequestFields(d.fields).schedule, config.timezone, now)
     ]
 
 

@@ -61,7 +61,7 @@ class Gate:
 
 def _covers(judge: Judge, document: Document, moment: datetime) -> bool:
     """Whether the change's schedule covers ``moment``."""
-    schedule = ChangeRequestFields(document.spec).schedule
+    schedule = ChangeRequestFields(document.fields).schedule
     return schedules.covers(schedule, judge.config.timezone, moment)
 
 
@@ -125,8 +125,8 @@ class _Run:
             d
             for d in self.judge.inventory.valid
             if d.kind == "ReleasePlan"
-            and ReleasePlanFields(d.spec).version == gate.version
-            and gate.service in ReleasePlanFields(d.spec).services
+            and ReleasePlanFields(d.fields).version == gate.version
+            and gate.service in ReleasePlanFields(d.fields).services
         ]
         if not plans:
             self.close(
@@ -135,7 +135,7 @@ class _Run:
                 f"(changegate new ReleasePlan {gate.service}-v{gate.version})",
             )
         for plan in plans:
-            status = ReleasePlanFields(plan.spec).status
+            status = ReleasePlanFields(plan.fields).status
             if status not in DEPLOYABLE:
                 self.close(
                     rules.NO_RELEASE,
@@ -143,7 +143,7 @@ class _Run:
                     plan,
                     field=("spec", "status"),
                 )
-        return [p for p in plans if ReleasePlanFields(p.spec).status in DEPLOYABLE]
+        return [p for p in plans if ReleasePlanFields(p.fields).status in DEPLOYABLE]
 
     def changes(self) -> list[Document]:
         gate, judge = self.gate, self.judge
@@ -312,7 +312,7 @@ def open_gate(judge: Judge, deploy: DeployTarget, notes: Sequence[str] = ()) -> 
         d
         for d in changes
         if (d.kind, d.name) not in denied
-        and ChangeRequestFields(d.spec).status in NAMED
+        and ChangeRequestFields(d.fields).status in NAMED
         and _covers(judge, d, now)
     ]
     passing_plans = [d for d in plans if (d.kind, d.name) not in denied]

@@ -8,7 +8,6 @@ the base revision (``--policies-from``, else the context's base commit).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
@@ -153,6 +152,8 @@ class Targets:
         if self.changed_paths is not None and self.in_pull_request(document.path):
             found = self._base_index.get(identity(document))
             return found.body if found is not None else None
+        if self.base_revision is None:
+            return None  # nothing to compare with: no path need be worked out
         relative = self.git.relative(document.path) if self.git is not None else None
         if relative is None:
             return None
@@ -230,7 +231,7 @@ class Targets:
                 continue
             for old in self.base_documents(git_path):
                 if old.name is not None and identity(old) not in present:
-                    documents.append(replace(old, path=path, deleted=True))
+                    documents.append(old.moved(path, deleted=True))
         return documents, findings
 
 

@@ -3,15 +3,12 @@ documents (so that policies never loop over the whole repository in CEL)."""
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 from engine.cel import Function
 from engine.documents import semver
@@ -20,6 +17,7 @@ from engine.documents.fields import INACTIVE, ReleasePlanFields
 from engine.documents.model import Document
 from engine.globs import match_any
 from engine.policy.functions import DECLARATIONS
+from engine.policy.indexes import Indexes
 from engine.request.approvals import ApprovalSet
 from engine.request.context import RequestContext
 from engine.time import budgets, schedules
@@ -28,33 +26,6 @@ from engine.time.durations import LeadTime, parse_lead_time
 from engine.time.instants import parse_datetime
 from engine.time.windows import Target
 from engine.time.zones import zone
-
-
-class Interval(NamedTuple):
-    start: datetime
-    end: datetime
-    name: str
-
-
-@dataclass
-class Timeline:
-    """Intervals sorted by start, with their starts and the longest length for bisecting."""
-
-    intervals: list[Interval]
-    starts: list[datetime]
-    longest: timedelta
-
-    @classmethod
-    def of(cls, intervals: list[Interval]) -> Timeline:
-        ordered = sorted(intervals, key=lambda i: i.start)
-        longest = max((i.end - i.start for i in ordered), default=timedelta(0))
-        return cls(ordered, [i.start for i in ordered], longest)
-
-    def overlapping(self, start: datetime, end: datetime) -> list[Interval]:
-        """Intervals meeting [start, end): only those starting after start - longest can."""
-        low = bisect.bisect_left(self.starts, start - self.longest)
-        high = bisect.bisect_left(self.starts, end)
-        return [i for i in self.intervals[low:high] if i.end > start]
 
 
 class Library:
@@ -85,43 +56,8 @@ class Library:
     # --- indexes, built on first use -------------------------------------------------------
 
     @cached_property
-    def _by_name(self) -> dict[tuple[str, str], Document]:
-        return {(d.kind, d.name): d for d in self.documents if d.name is not None}
-
-    @cached_property
-    def _released_by_service(self) -> dict[str, list[tuple[semver.Version, str]]]:
-        """service -> its released versions, parsed, newest first."""
-        index: dict[str, list[tuple[semver.Version, str]]] = defaultdict(list)
-        for document in self.documents:
-            spec = document.spec
-            if document.kind != "ReleasePlan" or spec.get("status") != "released":
-                continue
-            try:
-                version = semver.Version.parse(str(spec.get("version")))
-            except ValueError:
-                continue
-            index[ReleasePlanFields(spec).service_key].append((version, str(spec["version"])))
-        for versions in index.values():
-            versions.sort(key=lambda v: v[0].sort_key, reverse=True)
-        return index
-
-    @cached_property
-    def _changes_by_target(self) -> dict[tuple[str, str], Timeline]:
-        """(environment, service) -> scheduled intervals of active change requests."""
-        index: dict[tuple[str, str], list[Interval]] = defaultdict(list)
-        for document in self.documents:
-            spec = document.spec
-            if document.kind != "ChangeRequest" or spec.get("status") in INACTIVE:
-                continue
-            try:
-                start, end = self._schedule(spec)
-            except (KeyError, ValueError, TypeError):
-                continue
-            for service in spec.get("services", ()):
-                index[(spec.get("environment", ""), service)].append(
-                    Interval(start, end, document.name or "")
-                )
-        return {target: Timeline.of(intervals) for target, intervals in index.items()}
+    def indexes(self) -> Indexes:
+        return Indexes(self.documents, self.config.timezone)
 
     @cached_property
     def _slos(self) -> dict[str, budgets.Slo]:
@@ -246,18 +182,18 @@ class Library:
 
     def fn_previous_release(self, name: str) -> str:
         """The highest released version of the same service below this plan's version."""
-        document = self._by_name.get(("ReleasePlan", name))
+        document = self.indexes.by_name.get(("ReleasePlan", name))
         if document is None:
             return ""
         spec = document.spec
         current = semver.Version.parse(str(spec["version"]))
-        for version, text in self._released_by_service.get(ReleasePlanFields(spec).service_key, ()):
+        for version, text in self.indexes.released(ReleasePlanFields(spec).service_key):
             if version.compare(current) < 0:
                 return text  # newest first: the first older one is the highest
         return ""
 
     def fn_release(self, name: str) -> Any:
-        document = self._by_name.get(("ReleasePlan", name))
+        document = self.indexes.by_name.get(("ReleasePlan", name))
         return document.body if document else None
 
     def fn_change_template(self, name: str) -> Any:
@@ -267,7 +203,7 @@ class Library:
         return None
 
     def fn_overlapping_changes(self, name: str) -> list[str]:
-        document = self._by_name.get(("ChangeRequest", name))
+        document = self.indexes.by_name.get(("ChangeRequest", name))
         if document is None or document.spec.get("status") in INACTIVE:
             return []
         spec = document.spec
@@ -275,14 +211,14 @@ class Library:
         me = name
         found: set[str] = set()
         for service in spec.get("services", ()):
-            timeline = self._changes_by_target.get((spec.get("environment", ""), service))
+            timeline = self.indexes.changes_of((spec.get("environment", ""), service))
             if timeline is not None:
                 found.update(i.name for i in timeline.overlapping(start, end) if i.name != me)
         return sorted(found)
 
     def fn_freeze_conflicts(self, name: str) -> list[str]:
         """Why the change request of that name may not happen when it is scheduled."""
-        document = self._by_name.get(("ChangeRequest", name))
+        document = self.indexes.by_name.get(("ChangeRequest", name))
         if document is None or document.spec.get("status") in INACTIVE:
             return []
         spec = document.spec
@@ -299,7 +235,7 @@ class Library:
 
     def fn_release_freeze_conflicts(self, name: str) -> list[str]:
         """Why the deployment window of the release plan of that name is frozen or closed."""
-        document = self._by_name.get(("ReleasePlan", name))
+        document = self.indexes.by_name.get(("ReleasePlan", name))
         if document is None or "window" not in document.spec:
             return []
         spec = document.spec
@@ -349,7 +285,7 @@ class Library:
     def fn_placeholders(self, kind: str, name: str) -> list[str]:
         from engine.documents.placeholders import described
 
-        document = self._by_name.get((kind, name))
+        document = self.indexes.by_name.get((kind, name))
         return described(document.spec, ("spec",)) if document is not None else []
 
     def fn_changed(self, kind: str, name: str) -> bool:

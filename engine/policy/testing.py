@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -205,7 +205,10 @@ def _case(
     if case.get("deleted"):
         # the pull request deletes the subject: gone from the repository, seen as oldObject
         documents = [d for d in documents if d is not subject]
-        subject = replace(subject, body=before or subject.body, deleted=True)
+        subject = Document(
+            subject.kind, subject.name, before or subject.body, subject.path, subject.index,
+            subject.source, deleted=True,
+        )  # fmt: skip
     outcomes, messages = _judge(
         test, case, subject, before, documents, policies, config, backend, run
     )

@@ -145,7 +145,7 @@ class Outage(NamedTuple):
     @classmethod
     def of(cls, document: Document) -> Outage | None:
         """The incident's outage, or None outside production."""
-        fields = IncidentFields(document.spec)
+        fields = IncidentFields(document.fields)
         if fields.environment != DEFAULT_ENVIRONMENT:
             return None
         resolved = fields.resolved_at

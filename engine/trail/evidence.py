@@ -120,7 +120,7 @@ def freezes(
 def _release_in_freeze(
     judge: Judge, plan: Document, documents: list[Document], judged: Judged, commit: str | None
 ) -> list[Flag]:
-    fields = ReleasePlanFields(plan.spec)
+    fields = ReleasePlanFields(plan.fields)
     if not fields.released_at:
         return []
     moment = parse_instant(fields.released_at)
@@ -141,7 +141,7 @@ def _release_in_freeze(
 
 
 def _change_in_freeze(judge: Judge, document: Document, commit: str | None) -> list[Flag]:
-    change = ChangeRequestFields(document.spec)
+    change = ChangeRequestFields(document.fields)
     if not change.started_at:
         return []
     start = parse_instant(change.started_at)
@@ -203,7 +203,7 @@ def _unpassed(
     zone = judge.config.timezone
     covering = []
     for document in documents:
-        change = ChangeRequestFields(document.spec)
+        change = ChangeRequestFields(document.fields)
         if (
             document.kind != "ChangeRequest"
             or not same_environment(change.environment, target.environment)

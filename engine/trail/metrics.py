@@ -240,7 +240,7 @@ def compute(
             bucket.scope_frozen += frozen
             bucket.scope_changes += changed
     for incident in incidents:
-        happened = IncidentFields(incident.spec)
+        happened = IncidentFields(incident.fields)
         if happened.environment != DEFAULT_ENVIRONMENT or not happened.resolved_at:
             continue
         detected = parse_instant(happened.detected_at)

@@ -72,12 +72,13 @@ def discover(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Fo
     to a folder where documents are looked for is listed itself, to be refused, never walked."""
     if paths:
         return _named(root, selection, paths)
-    found: dict[Path, Found] = {}
+    found: dict[str, Found] = {}  # by the path from the root: one spelling per file
     for start in sorted({literal_prefix(p) for p in (*selection.include, *selection.always)}):
         base = root / start
         linked = _linked_step(root, start)
         if linked is not None:
-            found[linked] = Found(linked, relative_posix(linked, root), link=True)
+            relative = relative_posix(linked, root)
+            found[relative or str(linked)] = Found(linked, relative, link=True)
             continue
         if base.is_file():
             candidates = [Found(base, start.rstrip("/"), base.is_symlink())]
@@ -93,8 +94,8 @@ def discover(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Fo
             if selection.governs(relative) or (
                 folder_link and selection.governs(f"{relative}/x.yaml")
             ):
-                found[item.path] = item
-    return sorted(found.values(), key=lambda f: str(f.path))
+                found[relative] = item
+    return [found[relative] for relative in sorted(found)]  # the order of their paths
 
 
 def _named(root: Path, selection: Selection, paths: Sequence[Path]) -> list[Found]:

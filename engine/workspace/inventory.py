@@ -10,13 +10,15 @@ from typing import Any, Final
 
 from engine import rules
 from engine.documents.config import CONFIG_FILE, Config, config_from, defaults, load_config
-from engine.documents.loader import load_bytes, load_file
+from engine.documents.loader import LoadedFile, load_bytes, read_file
 from engine.documents.model import Document, duplicate_names, file_finding, identify
 from engine.documents.schemas import SchemaSet
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding
+from engine.heap import collector_paused
 from engine.paths import display_path, escapes, git_top, real
 from engine.workspace import semantics
+from engine.workspace.cache import Cache, Loaded, blob_id, shape
 from engine.workspace.discovery import Found, discover, resolve_root
 
 # findings that leave a file (or the rest of it) unread: what it holds is unknown
@@ -156,8 +158,9 @@ class Workspace:
         besides the given paths (policies look across documents); ``named`` says which files
         were given."""
         paths = self.explicit(paths)
-        files = self.files(paths, repository=repository)
-        documents, valid, findings = self.load_files(files)
+        with collector_paused():
+            files = self.files(paths, repository=repository)
+            documents, valid, findings = self.load_files(files)
         doubled = set()
         for document, finding in duplicate_names(documents):
             findings.append(finding)
@@ -175,26 +178,54 @@ class Workspace:
         self, files: Sequence[Found]
     ) -> tuple[list[Document], list[Document], list[Finding]]:
         """Every document of ``files``, the valid ones, and the findings (names are not yet
-        compared across files)."""
+        compared across files). Files the cache knows by their bytes are not parsed again."""
         documents: list[Document] = []
         valid: list[Document] = []
         findings: list[Finding] = []
-        for found in files:
-            path = found.path
-            refused = self.refused(path) if found.link else None
-            if refused is not None:
-                findings.append(refused)
-                continue
-            file_documents, problems = identify(load_file(path))
-            findings.extend(problems)
-            for document in file_documents:
-                documents.append(document)
-                problems = self.schemas.check(document)
-                problems += semantics.check(document, self.config)
-                findings.extend(problems)
-                if not any(p.denies for p in problems):
-                    valid.append(document)
+        cache = self.cache
+        with collector_paused():
+            for found in files:
+                file_documents, file_valid, file_findings = self._load_one(found, cache)
+                documents += file_documents
+                valid += file_valid
+                findings += file_findings
+        if cache is not None:
+            cache.save()
         return documents, valid, findings
+
+    def _load_one(self, found: Found, cache: Cache | None) -> Loaded:
+        """One file's documents, valid documents and findings (from the cache when it knows
+        the bytes)."""
+        if found.link and (refused := self.refused(found.path)) is not None:
+            return [], [], [refused]
+        data = read_file(found.path)
+        if isinstance(data, LoadedFile):  # unreadable: the reason is the finding
+            return self._check(data)
+        blob = blob_id(data)
+        loaded = cache.get(blob, found.path, data) if cache is not None else None
+        if loaded is None:
+            loaded = self._check(load_bytes(data, found.path))
+            if cache is not None:
+                cache.put(blob, loaded)
+        return loaded
+
+    def _check(self, loaded: LoadedFile) -> Loaded:
+        """The documents of a loaded file, the valid ones, and what is wrong with the rest."""
+        documents, findings = identify(loaded)
+        valid = []
+        for document in documents:
+            problems = self.schemas.check(document)
+            problems += semantics.check(document, self.config)
+            findings += problems
+            if not any(p.denies for p in problems):
+                valid.append(document)
+        return documents, valid, findings
+
+    @cached_property
+    def cache(self) -> Cache | None:
+        """The document cache of this repository and shape (None when it is off)."""
+        digest = shape(self.schemas.all_schemas(), self.config.spec)
+        return Cache.open(self.root, digest)
 
     @cached_property
     def boundary(self) -> Path:

@@ -149,8 +149,54 @@ def test_interrupt_exits_130(cli, in_tmp: Path, monkeypatch) -> None:
     def interrupted(*_: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module.COMMANDS["validate"], "run", interrupted)
+    monkeypatch.setattr(cli_module.command("validate"), "run", interrupted)
     assert cli("validate").code == 130
+
+
+def test_each_command_says_what_it_does_in_one_place() -> None:
+    for name, summary in cli_module.COMMANDS.items():
+        assert summary == cli_module.command(name).HELP, name
+
+
+@pytest.mark.parametrize(
+    ("selected", "imported"),
+    [
+        ("'check'", ["engine.commands.check", "engine.commands.common"]),
+        ("''", []),  # changegate --help
+        ("'serve'", ["engine.commands.serve"]),  # not the server libraries yet
+    ],
+)
+def test_starting_imports_only_the_command_that_runs(selected: str, imported: list[str]) -> None:
+    code = (
+        f"import sys, engine.cli; engine.cli.build_parser({selected}); "
+        "print(sorted(m for m in sys.modules if m.startswith('engine.commands.') "
+        "or m.split('.')[0] in {'starlette', 'uvicorn'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == str(imported)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["check", "x"], "check"),
+        (["--repo", "check", "gate", "--env", "x"], "gate"),
+        (["--repo=check", "validate"], "validate"),
+        (["--color", "never", "--", "new"], "new"),
+        (["--help"], None),
+        (["chek"], "chek"),
+    ],
+)
+def test_the_command_is_found_before_parsing(argv: list[str], expected: str | None) -> None:
+    assert cli_module.chosen(argv) == expected
+
+
+def test_a_misspelled_command_is_refused_with_the_choices(cli) -> None:
+    result = cli("chek")
+    assert result.code == 2
+    assert "invalid choice: 'chek'" in result.err
 
 
 def test_version_and_help(cli) -> None:

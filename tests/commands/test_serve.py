@@ -92,17 +92,6 @@ def test_a_port_in_use_is_exit_2(cli, env: dict[str, str]) -> None:
     assert "cannot listen on 127.0.0.1:" in result.err
 
 
-def test_help_does_not_import_the_server_libraries() -> None:
-    code = (
-        "import sys, engine.cli; engine.cli.build_parser(); "
-        "print(sorted({'starlette', 'uvicorn'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
-
-
 def test_the_process_logs_json_answers_and_stops_gracefully_on_sigterm(
     env: dict[str, str], tmp_path: Path
 ) -> None:

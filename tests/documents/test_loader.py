@@ -15,7 +15,7 @@ from engine.documents.loader import (
     load_text,
     resolve_plain,
 )
-from engine.documents.sourcemap import Position, format_field, parse_field
+from engine.documents.sourcemap import Position, SourceMap, format_field, parse_field
 
 HERE = Path("x.yaml")
 
@@ -294,3 +294,51 @@ def test_agrees_with_pyyaml_on_ordinary_documents() -> None:
         "  description: |\n    line one\n    line two\n"
     )
     assert one(text).data == yaml.safe_load(text)
+
+
+NEAR_SHAPES = [
+    "a: 1\nb: [x, {c: 2}]\nd:\n  e: |\n    text\n  f: >-\n    folded\n  g:\n    - h\n    - i: 3\n",
+    "# a comment\n---\n- 1\n- [2, 3]\n- {k: v}\n---\nx: {y: [1, 2], z: {w: 1}}\n",
+    "spec:\n  'quoted': \"x\"\n  ? explicit\n  : value\n  list:\n  - a\n  -   b\n",
+    "{flow: {deep: {deeper: 1}}, other: [1, [2, [3]]]}\n",
+    "top: value\n",
+]
+
+
+@pytest.mark.parametrize("text", [*NEAR_SHAPES, "examples"])
+def test_positions_near_the_top_come_from_the_first_read_as_the_careful_builder_places_them(
+    text: str,
+) -> None:
+    """The fast builder keeps the positions of fields two levels deep: exactly the careful
+    builder's, so every path that deep resolves to the same line and column without the
+    file being read again."""
+    from engine.documents.builder import Abort, Builder
+    from engine.documents.fast import NEAR, fast, near_positions
+    from tests.support.files import EXAMPLES
+
+    if text == "examples":
+        texts = [p.read_text() for p in sorted(EXAMPLES.rglob("*.yaml"))]
+    else:
+        texts = [text]
+    compared = 0
+    for source in texts:
+        quick = fast(source, DEFAULT_LIMITS)
+        careful = Builder(DEFAULT_LIMITS)
+        try:
+            careful.run(source)
+        except (Abort, yaml.YAMLError):
+            assert quick is None
+            continue
+        if quick is None:
+            continue  # unusual YAML: the careful builder's map is used whole
+        assert len(quick) == len(careful.documents)
+        for (_, _, marks), full in zip(quick, careful.documents, strict=True):
+            table = dict(full.source._table())
+            assert near_positions(marks) == {p: at for p, at in table.items() if len(p) <= NEAR}
+            near = SourceMap(full.source.root, near=(NEAR, lambda m=marks: near_positions(m)))
+            for path in [*table, *[(*p, "missing") for p in table], ("missing",), ()]:
+                if len(path) <= NEAR:
+                    assert near.locate(path) == full.source.locate(path), path
+                    assert near.has(path) == full.source.has(path), path
+            compared += 1
+    assert compared

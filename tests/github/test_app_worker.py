@@ -71,6 +71,7 @@ def test_a_request_closed_by_a_freeze_waits_and_is_approved_when_it_lifts(
     assert (approved["state"], approved["environment_name"]) == ("approved", "staging")
     assert "judged at 2025-01-01T23:00:00Z" in approved["comment"]
     wait_for(lambda: app.app.state.worker.store.get(delivery).state == "approved")
+    wait_for(lambda: len(decisions(caplog.records)) == 3)  # logged after it is stored
     lines = decisions(caplog.records)
     assert [line["decision"] for line in lines] == ["waiting", "waiting", "approved"]
     assert lines[0]["nextCheck"] == "2024-12-23T10:15:00Z"

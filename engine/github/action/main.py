@@ -16,6 +16,7 @@ from engine.github.action import modes
 from engine.github.action.inputs import Inputs, Result, Run, run_or_none
 from engine.github.action.output import Log, write_outputs
 from engine.github.client import Client
+from engine.heap import one_run
 
 Connect = Callable[..., Client]
 
@@ -37,7 +38,7 @@ def main(
     status = ExitStatus()
     result: Result | None = None
     try:
-        with error_handler(status, _Annotations(log)):
+        with error_handler(status, _Annotations(log)), one_run():
             result = _run(env, connect, now, log)
             status.code = result.code
     finally:
