@@ -38,7 +38,7 @@ COMMANDS: dict[str, str] = {
     "metrics": "DORA metrics and governance KPIs per service and month, from documents and history",
     "impact": "what a policy change newly denies, unblocks or warns",
     "budget": "error budget per service: SLO, allowed downtime, used, remaining, burn rate",
-    "policies": "pin shared policy packs in changegate.lock (lock) or check them against it (verify)",
+    "policies": "pin shared policy packs in changegate.lock (lock), or check them (verify)",
     "schema": "print the JSON Schema of a kind (or of any document)",
     "new": "scaffold a document from a template",
     "serve": "the GitHub App for custom deployment protection rules",

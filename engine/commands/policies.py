@@ -11,7 +11,7 @@ from datetime import datetime
 from engine.commands import common
 from engine.errors import EXIT_OK, ConfigError, UsageError
 
-HELP = "pin shared policy packs in changegate.lock (lock) or check them against it (verify)"
+HELP = "pin shared policy packs in changegate.lock (lock), or check them (verify)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
