@@ -10,6 +10,7 @@ test suite runs, so the page cannot drift from what changegate does.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections import defaultdict
@@ -24,6 +25,8 @@ from engine.documents.config import defaults  # noqa: E402
 from engine.documents.loader import load_file  # noqa: E402
 from engine.documents.model import identify  # noqa: E402
 from engine.policy.library import Library  # noqa: E402
+from engine.policy.lock import Pin  # noqa: E402
+from engine.policy.lock import render as render_lock  # noqa: E402
 from engine.policy.sources import policy_from  # noqa: E402
 from engine.request.approvals import ApprovalSet  # noqa: E402
 from engine.request.context import RequestContext  # noqa: E402
@@ -97,7 +100,100 @@ def render() -> str:
     )
     for function in library.functions():
         lines.append(f"| `{function.signature}` | {function.doc} |")
+    lines += _impact() + _lock()
     return "\n".join(lines) + "\n"
+
+
+def _impact() -> list[str]:
+    """The verdict's ``impact``, its example taken from schemas/verdict.json."""
+    schema = json.loads((ROOT / "schemas" / "verdict.json").read_text())["properties"]["impact"]
+    fields = [
+        f"| `{name}` | {spec['description']} |" for name, spec in schema["properties"].items()
+    ]
+    example = json.dumps({"impact": schema["examples"][0]}, indent=2)
+    return [
+        "",
+        "## The impact preview (`impact` in the verdict)",
+        "",
+        "When `changegate check --policies-from REF` judges a change that adds, edits or deletes",
+        "a Policy, a Waiver, the Config, a FreezeWindow or ChangeWindow, or changegate.lock, it",
+        "judges every governed document of the repository twice, under REF's policy set and under",
+        "the working tree's, at the same instant and with the same request context, and adds what",
+        "differs to the JSON verdict. `changegate impact --base REF [PATH...]` computes it alone",
+        "(default event `pull_request`; `--event local` leaves out the rules judging approvals).",
+        "",
+        "A policy set is the config, the policies, the waivers, the freeze and change windows and",
+        "the shared packs changegate.lock pins. Everything else (change requests, release plans,",
+        "incidents) is the working tree's on both sides. A document's `oldObject` and operation",
+        "are what the change did to it, the same on both sides. The comparison is per document",
+        "and rule: a deny rule that fails where it passed or did not apply is `newlyDenied`, the",
+        "reverse `noLongerDenied`, a warn rule that newly fails `newlyWarned`; `newlyBlocked` and",
+        "`unblocked` are the documents whose decision flips. Documents the change deletes are not",
+        "compared (they are judged as deletions by the check itself).",
+        "",
+        "Context-dependent rules: approvals come from the pull request's reviews, and they are the",
+        "same on both sides, so a rule that depends only on them (change-approvals, governance)",
+        "fails or passes alike under both policy sets and cancels out; it shows only where the",
+        "change edits the rule itself or the config it reads (a CAB count raised from 1 to 2 shows",
+        "on every change request with one CAB approval in the context). The same holds for `now`",
+        "(one instant) and CI checks. If the working tree's policy set cannot be loaded (CEL that",
+        "does not compile, a pack the lock cannot fetch), `impact.error` says why and the rule",
+        "`changegate/invalid-policies` denies: every run after the merge would stop with exit 2.",
+        "",
+        "| field | what it holds |",
+        "| --- | --- |",
+        *fields,
+        "",
+        "```json",
+        example,
+        "```",
+    ]
+
+
+def _lock() -> list[str]:
+    """changegate.lock's format, its example written by the code that writes the file."""
+    pin = Pin(
+        source="git+https://github.com/acme/change-policies.git@v1.4.0#packs/payments",
+        commit="4f1c2e8a9b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e",
+        digest="sha256:" + "9c1e" * 16,
+        files=7,
+    )
+    return [
+        "",
+        "## Shared packs and `changegate.lock`",
+        "",
+        "A policy source `git+URL@REF#PATH` in `changegate.yaml` names a folder of policies in",
+        "another repository: URL is `https://`, `ssh://`, `git@HOST:PATH` or `file:///PATH`",
+        "(no credentials in it: git's credential helpers supply them), REF a tag, branch or",
+        "commit, PATH a folder of that repository (every `.yaml`/`.yml` file under it is read,",
+        "as for a folder of your own; PolicyTest files are skipped).",
+        "`changegate policies lock` resolves each REF once and writes `changegate.lock` at the",
+        "repository root; commit it. Every other command reads a pack only as the lock pins it,",
+        "fetched by commit into a local cache (`$CHANGEGATE_PACK_CACHE`, else",
+        "`~/.cache/changegate/packs`) and hashed before use. `changegate policies verify` checks",
+        "that each pack is pinned, cached and matches its digest, and that its REF still names",
+        "the pinned commit (a tag that moved is refused).",
+        "",
+        "```json",
+        render_lock([pin]).rstrip(),
+        "```",
+        "",
+        "| field | what it holds |",
+        "| --- | --- |",
+        "| `lockVersion` | 1 |",
+        "| `packs[].source` | the source exactly as `changegate.yaml` writes it |",
+        "| `packs[].commit` | the commit REF named when the lock was written |",
+        "| `packs[].digest` | `sha256:` and the SHA-256 of, for every file under PATH in byte "
+        "order of its path FILE from PATH, the line `FILE\\nSHA256-OF-ITS-CONTENT\\n` |",
+        "| `packs[].files` | how many files the digest covers |",
+        "",
+        "A missing entry, an entry for a source the config no longer names, a digest that does",
+        "not match, a commit that cannot be fetched, a symbolic link or submodule in the pack,",
+        "or a pack over 2,000 files or 16 MB is exit 2 with the fix. A pull request that changes",
+        "`changegate.lock` is governed like a policy change: the built-in rule",
+        "`governance/policy-change-approval` judges it as a document of kind `PolicyLock` (its",
+        "`spec` is the lock, `oldObject.spec` the base revision's) and it gets the impact preview.",
+    ]
 
 
 def _kinds(kinds: frozenset[str], when: str | None) -> frozenset[str]:

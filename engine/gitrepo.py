@@ -8,6 +8,7 @@ of them (~60 ms). Walking history (the audit) goes through GitPython, imported t
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -21,6 +22,26 @@ from engine.errors import ChangegateError, UsageError
 from engine.paths import absolute, real
 
 _TIMEOUT = 60  # seconds for one git command; a stuck git must not hang CI forever
+_FETCH_TIMEOUT = 300  # seconds for fetching a policy pack
+# Fetching a pack speaks only these transports, whatever a URL or a redirect asks for (no
+# ext::, no fd::): the URL is already checked, this holds for anything git derives from it.
+_TRANSPORTS = (
+    "-c", "protocol.allow=never",
+    "-c", "protocol.https.allow=always",
+    "-c", "protocol.ssh.allow=always",
+    "-c", "protocol.file.allow=always",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A file of a commit's tree: ``mode`` 100644/100755 (a file), 120000 (a symbolic link),
+    160000 (a submodule); ``size`` None for a submodule."""
+
+    mode: str
+    sha: str
+    size: int | None
+    path: str
 
 
 class GitError(ChangegateError):
@@ -145,6 +166,13 @@ class GitRepo:
         output = self._git(*args).stdout.decode()
         yield from (p for p in output.split("\0") if p)
 
+    def changed_since(self, ref: str) -> frozenset[str]:
+        """Paths (from the git root) that differ between ``ref`` and the working tree, new
+        files not yet added included."""
+        diff = self._git("diff", "--name-only", "-z", "--no-renames", ref, "--").stdout
+        new = self._git("ls-files", "--others", "--exclude-standard", "-z").stdout
+        return frozenset(p for p in (diff + new).decode(errors="surrogateescape").split("\0") if p)
+
     def last_change(self, path: str, ref: str = "HEAD") -> str | None:
         """The newest commit at or before ``ref`` that changed ``path``."""
         result = self._git("log", "-1", "--format=%H", ref, "--", path, check=False)
@@ -177,6 +205,51 @@ class GitRepo:
             self._git("worktree", "remove", "--force", str(tree), check=False)
             shutil.rmtree(folder, ignore_errors=True)
             self._git("worktree", "prune", check=False)
+
+    # --- policy packs: a bare cache repository per pack URL ---------------------------------
+
+    @classmethod
+    def bare(cls, folder: Path) -> GitRepo:
+        """The bare repository at ``folder``, created if it does not exist yet."""
+        if not (folder / "HEAD").is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            GitRepo(folder).run("init", "--bare", "--quiet", str(folder))
+        return cls(folder)
+
+    def fetch(self, url: str, source: str, into: str) -> str:
+        """Fetch ``source`` (a ref the remote resolves, or a commit) of ``url`` into the local
+        ref ``into``; the commit it names. The URL is passed after ``--`` (never an option)
+        and git may not ask for a password on a terminal nobody watches."""
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+        result = self.run(
+            *_TRANSPORTS, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+            "--", url, f"+{source}:{into}",
+            env=env, timeout=_FETCH_TIMEOUT, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            lines = result.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(lines[-1] if lines else "git fetch failed")
+        return self.resolve(into)
+
+    def kind(self, commit: str, path: str) -> str | None:
+        """What ``path`` is at ``commit`` (tree, blob, commit), or None if it is not there."""
+        spec = f"{commit}^{{tree}}" if not path else f"{commit}:{path}"
+        result = self._git("cat-file", "-t", spec, check=False)
+        return result.stdout.decode().strip() if result.returncode == 0 else None
+
+    def tree(self, commit: str, under: str = "") -> list[TreeEntry]:
+        """Every file at ``commit`` under a folder, with its mode, object and size."""
+        args = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
+        if under:
+            args += ["--", under.strip("/") + "/"]
+        entries = []
+        for line in self._git(*args).stdout.decode(errors="surrogateescape").split("\0"):
+            if not line:
+                continue
+            meta, _, path = line.partition("\t")
+            mode, _, sha, size = meta.split()
+            entries.append(TreeEntry(mode, sha, None if size == "-" else int(size), path))
+        return entries
 
     def head(self) -> str | None:
         result = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)

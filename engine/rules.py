@@ -28,6 +28,7 @@ UNJUDGED_DELETION: Final = "changegate/unjudged-deletion"
 UNKNOWN_BASE: Final = "changegate/unknown-base"
 OUTSIDE: Final = "changegate/outside-repository"
 TOO_MANY: Final = "changegate/too-many-findings"
+INVALID_POLICIES: Final = "changegate/invalid-policies"
 WAIVER_EXPIRED: Final = "waiver/expired"
 WAIVER_UNUSED: Final = "waiver/unused"
 
@@ -46,6 +47,8 @@ RUN: Final = {
     OUTSIDE: "Governed paths stay inside the repository: no symbolic link out of it or to a "
     "folder.",
     TOO_MANY: "A run's findings fit in its report; the ones past the limit are counted here.",
+    INVALID_POLICIES: "The config, policies, waivers and pack lock a pull request leaves can be "
+    "loaded, so that the runs after its merge can judge (checked with --policies-from).",
     WAIVER_EXPIRED: "Waivers are removed or renewed when they expire.",
     WAIVER_UNUSED: "Waivers still match a failing finding.",
 }

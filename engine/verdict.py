@@ -88,7 +88,7 @@ class Verdict:
             documents=summary["documents"],
             rules=summary["rules"],
             backend=data["engine"].get("celBackend"),
-            extra={key: data[key] for key in ("gate", "judged") if key in data} or None,
+            extra={key: data[key] for key in ("gate", "judged", "impact") if key in data} or None,
         )._counted({k: summary[k] for k in ("failed", "warnings", "errors", "waived")})
 
     def _counted(self, counts: dict[str, int]) -> Verdict:

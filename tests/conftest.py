@@ -47,6 +47,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _pack_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shared policy packs are fetched into the test's own cache, never the user's."""
+    monkeypatch.setenv("CHANGEGATE_PACK_CACHE", str(tmp_path / "pack-cache"))
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory of our own, as a user in a fresh folder would have."""

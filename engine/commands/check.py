@@ -26,10 +26,12 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     workspace = common.workspace(args)
     context = common.request_context(args, workspace)
     from engine.judging.description import described, local_notes
+    from engine.judging.impact import preview
 
     with Judge(workspace, context, now, common.judging(args)) as judge:
         outcomes = judge.judge()
         outcomes = replace(described(judge, outcomes), notes=local_notes(judge, outcomes.targets))
+        outcomes = preview(judge, outcomes, config_file=args.config)
     with common.opened(args) as out:
         REPORTERS[args.format](outcomes, out, color=common.use_color(args, out))
     return EXIT_DENIED if outcomes.verdict.decision == "deny" else EXIT_OK

@@ -9,7 +9,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -19,6 +19,7 @@ from engine.errors import UsageError
 Period = tuple[datetime | None, datetime | None]
 
 if TYPE_CHECKING:
+    from engine.documents.loader import LoadedFile
     from engine.gitrepo import GitRepo
     from engine.judging.judge import Judge, Options
     from engine.request.context import RequestContext
@@ -136,6 +137,20 @@ def judging(args: argparse.Namespace) -> Options:
 
     return Options(
         paths=tuple(getattr(args, "paths", ()) or ()), backend=backend(args), jobs=args.jobs
+    )
+
+
+def pack_reader(space: Workspace) -> Callable[[str], list[LoadedFile]]:
+    """Reads the config's shared packs as the working tree's changegate.lock pins them."""
+    from engine.policy.packs import reader_for
+
+    return reader_for(
+        space.config.policy_sources,
+        root=space.root,
+        boundary=space.boundary,
+        ref=None,
+        git=None,
+        prefix="",
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from engine.cel import BACKENDS
-from engine.commands.common import add_output, backend, opened, use_color
+from engine.commands.common import add_output, backend, opened, pack_reader, use_color
 from engine.errors import EXIT_DENIED, EXIT_OK
 from engine.paths import display_path
 from engine.workspace.inventory import Workspace
@@ -61,7 +61,12 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     paths = args.paths or [workspace.root / "policies"]
     config = defaults() if args.defaults else workspace.config
     result = policytest.run(
-        paths, workspace.schemas, config, backend(args), coverage_of=args.coverage_of
+        paths,
+        workspace.schemas,
+        config,
+        backend(args),
+        coverage_of=args.coverage_of,
+        read_pack=pack_reader(workspace),
     )
     used = display_path(config.path) if config.path else None
     with opened(args) as out:

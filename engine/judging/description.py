@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 MAX_DESCRIBED: Final = 50  # documents described one by one; the rest are counted
 TEXT_LIMIT: Final = 300  # characters of a title or reason kept (the reporters escape them)
-GOVERNED_BY_POLICY_OWNERS: Final = frozenset({"Policy", "Config", "Waiver"})
+GOVERNED_BY_POLICY_OWNERS: Final = frozenset({"Policy", "Config", "Waiver", "PolicyLock"})
 
 
 def local_notes(judge: Judge, judged: Sequence[Document]) -> list[str]:

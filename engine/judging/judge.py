@@ -25,6 +25,7 @@ from engine.judging.targets import Targets
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator, evaluator_for
 from engine.policy.library import Library
+from engine.policy.packs import reader_for
 from engine.policy.sources import Sources, folder_reader, load_sources, ref_reader
 from engine.policy.waivers import apply as apply_waivers
 from engine.request.approvals import ApprovalSet, derive
@@ -134,6 +135,14 @@ class Judge:
             read_folder=self._read_policy_folder,
             check=self.workspace.schemas.check,
             zone_name=self.config.timezone,
+            read_pack=reader_for(  # shared packs, as the lock of the config's revision pins them
+                self.config.policy_sources,
+                root=self.workspace.root,
+                boundary=self.workspace.boundary,
+                ref=self.workspace.policies_from,
+                git=self.git,
+                prefix=self.targets.root_prefix,
+            ),
         )
 
     @cached_property
@@ -188,7 +197,7 @@ class Judge:
         if documents is None:
             chosen = [d for d in inventory.valid if targets.is_target(d.path)]
             deleted, unjudged = targets.deleted(inventory)
-            chosen += deleted
+            chosen += deleted + targets.lock_changes()
             findings = [f for f in inventory.findings if targets.is_target(f.path)]
             findings += _elsewhere(inventory.findings, findings)
         else:

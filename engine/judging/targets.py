@@ -18,6 +18,8 @@ from engine.documents.model import Document, identify
 from engine.findings import Finding, Outcome, Severity
 from engine.gitrepo import GitRepo
 from engine.paths import absolute, display_path, git_top
+from engine.policy.lock import LOCK_FILE, LOCK_KIND, Lock, lock_document
+from engine.policy.packs import read_lock, read_lock_at
 from engine.request.context import RequestContext
 from engine.workspace.inventory import Inventory, Workspace
 
@@ -144,6 +146,9 @@ class Targets:
         """The document as it is at the base revision (``oldObject``), or None."""
         if document.deleted:
             return document.body
+        if document.kind == LOCK_KIND:
+            base = self._base_lock
+            return lock_document(base, document.path).body if base is not None else None
         if self.changed_paths is not None and self.in_pull_request(document.path):
             found = self._base_index.get(identity(document))
             return found.body if found is not None else None
@@ -165,6 +170,28 @@ class Targets:
         if self.base_revision is None:
             return "unknown"
         return "create" if self.old_object(document) is None else "update"
+
+    # --- changegate.lock ----------------------------------------------------------------------
+
+    @cached_property
+    def _base_lock(self) -> Lock | None:
+        if self.base_revision is None or self.git is None:
+            return None
+        return read_lock_at(self.git, self.base_revision, self.root_prefix)
+
+    def lock_changes(self) -> list[Document]:
+        """changegate.lock as a document of kind PolicyLock, when the pull request changes it
+        (or deletes it): it pins shared policy packs, so governance judges it like a policy."""
+        if self.changed_paths is None or not {self.root_prefix + LOCK_FILE, LOCK_FILE} & (
+            self.changed_paths
+        ):
+            return []
+        path = self.workspace.root / LOCK_FILE
+        current = read_lock(self.workspace.root, self.workspace.boundary)
+        if current is not None:
+            return [lock_document(current, path)]
+        base = self._base_lock
+        return [] if base is None else [lock_document(base, path, deleted=True)]
 
     # --- deletions --------------------------------------------------------------------------
 

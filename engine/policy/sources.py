@@ -23,11 +23,13 @@ from engine.errors import ConfigError
 from engine.findings import Finding, Severity
 from engine.gitrepo import GitRepo
 from engine.paths import display_path, escapes, inner_folder
+from engine.policy.packsource import redact
 from engine.policy.references import BEFORE_MATCH, unknown_variable
 from engine.resources import bundled
 from engine.time.instants import parse_datetime
 
 BUILTIN: Final = "builtin:"
+PACK: Final = "git+"
 SOURCE_KINDS: Final = frozenset({"Policy", "Waiver"})
 # What a pull request does to a document. A policy that names no operations judges documents
 # that exist (created or updated); one that judges deletions says so (match.operations).
@@ -173,10 +175,12 @@ def load_sources(
     read_folder: Callable[[str], list[LoadedFile]],
     check: Callable[[Document], list[Finding]],
     zone_name: str,
+    read_pack: Callable[[str], list[LoadedFile]] | None = None,
 ) -> Sources:
     """Policies and waivers from each source; any invalid one is a ConfigError (exit 2).
 
-    ``read_folder`` reads a repository folder (from the working tree or a git ref)."""
+    ``read_folder`` reads a repository folder (from the working tree or a git ref),
+    ``read_pack`` a shared pack (``git+URL@REF#PATH``) as changegate.lock pins it."""
     sources = Sources(origins=list(origins))
     problems: list[Finding] = []
     seen: dict[str, Policy] = {}
@@ -189,6 +193,10 @@ def load_sources(
                     f"are {', '.join(BUILTIN + p for p in builtin_packs())}"
                 )
             files = builtin_files(pack)
+        elif origin.startswith(PACK):
+            if read_pack is None:
+                raise ConfigError(f"shared packs are not read here: {redact(origin)}")
+            files = read_pack(origin)
         else:
             files = read_folder(origin)
         for loaded in files:

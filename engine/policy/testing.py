@@ -5,13 +5,13 @@ passing and failing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from engine.documents.config import Config, effective
-from engine.documents.loader import load_file
+from engine.documents.loader import LoadedFile, load_file
 from engine.documents.model import KINDS, Document, identify
 from engine.documents.schemas import SchemaSet
 from engine.documents.sourcemap import FieldPath
@@ -19,7 +19,7 @@ from engine.errors import ConfigError
 from engine.findings import Outcome
 from engine.paths import display_path
 from engine.policy.evaluation import evaluator_for
-from engine.policy.sources import BUILTIN, Policy, builtin_files, policy_from
+from engine.policy.sources import BUILTIN, PACK, Policy, builtin_files, policy_from
 from engine.policy.waivers import apply as apply_waivers
 from engine.request.approvals import derive
 from engine.request.binding import head_only
@@ -87,10 +87,14 @@ def _test_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def collect(
-    paths: Sequence[Path], schemas: SchemaSet, config: Config
+    paths: Sequence[Path],
+    schemas: SchemaSet,
+    config: Config,
+    read_pack: Callable[[str], list[LoadedFile]] | None = None,
 ) -> tuple[list[Policy], list[Document]]:
-    """The policies under test (from the paths, then built-in packs the config names whose
-    policies the paths do not replace) and the PolicyTest documents."""
+    """The policies under test (from the paths, then built-in and shared packs the config
+    names whose policies the paths do not replace) and the PolicyTest documents; shared
+    packs are read through ``read_pack`` (as changegate.lock pins them)."""
     policies: dict[str, Policy] = {}
     tests: list[Document] = []
     problems: list[str] = []
@@ -111,12 +115,15 @@ def collect(
                 tests.append(document)
     for origin in config.policy_sources:
         if origin.startswith(BUILTIN):
-            for loaded in builtin_files(origin.removeprefix(BUILTIN)):
-                for document in identify(loaded)[0]:
-                    if document.kind == "Policy" and document.name not in policies:
-                        policies[document.name or ""] = policy_from(
-                            document, origin, config.timezone
-                        )
+            shared = builtin_files(origin.removeprefix(BUILTIN))
+        elif origin.startswith(PACK) and read_pack is not None:
+            shared = read_pack(origin)
+        else:
+            continue
+        for loaded in shared:
+            for document in identify(loaded)[0]:
+                if document.kind == "Policy" and document.name not in policies:
+                    policies[document.name or ""] = policy_from(document, origin, config.timezone)
     if problems:
         raise ConfigError("invalid policies or policy tests:\n  " + "\n  ".join(problems))
     if not tests:
@@ -134,14 +141,15 @@ def run(
     backend: str | None,
     *,
     coverage_of: str = "local",
+    read_pack: Callable[[str], list[LoadedFile]] | None = None,
 ) -> TestRun:
     """Run every case; each judges with ``config`` (the repository's, or the defaults) with
     the test's ``spec.config`` merged over it. Coverage counts the rules of the policies from
-    ``paths`` (local), of the built-in packs (builtin), or of both (all)."""
-    policies, tests = collect(paths, schemas, config)
+    ``paths`` (local), of the built-in and shared packs (builtin), or of both (all)."""
+    policies, tests = collect(paths, schemas, config, read_pack)
 
     def counted(policy: Policy) -> bool:
-        builtin = policy.source.startswith(BUILTIN)
+        builtin = policy.source.startswith((BUILTIN, PACK))
         return coverage_of == "all" or builtin == (coverage_of == "builtin")
 
     outcome = TestRun(

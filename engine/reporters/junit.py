@@ -18,12 +18,14 @@ from xml.etree import ElementTree as ET
 
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
+from engine.reporters import impact
 from engine.time.instants import format_instant
 from engine.verdict import Report
 
 # XML 1.0 has no way to write these characters, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 NO_FILE: Final = "changegate"  # the suite of evaluations whose file a report does not know
+IMPACT_SUITE: Final = "changegate impact"  # the impact preview: one passing case per entry
 
 
 def _xml_text(text: str) -> str:
@@ -56,6 +58,9 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
             ET.SubElement(case, "skipped", message="the rule does not apply")
         where = display_path(evaluation.path) if evaluation.path else NO_FILE
         suites[_xml_text(where)].append(case)
+    found = impact.of(verdict.extra)
+    if found is not None:
+        suites[IMPACT_SUITE] = _impact_cases(found)
     root = ET.Element("testsuites", name="changegate")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     stamp = format_instant(verdict.at)
@@ -68,7 +73,7 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
             "skipped": sum(1 for c in members if c.find("skipped") is not None),
         }
         attributes = {"name": path, **{k: str(v) for k, v in counts.items()}}
-        if path != NO_FILE:
+        if path not in {NO_FILE, IMPACT_SUITE}:
             attributes["file"] = path
         attributes["timestamp"] = stamp
         element = ET.SubElement(root, "testsuite", attributes)
@@ -81,6 +86,25 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(ET.tostring(root, encoding="unicode"))
     out.write("\n")
+
+
+def _impact_cases(found: dict[str, object]) -> list[ET.Element]:
+    """The impact preview as cases that pass with what changed in ``system-out`` (the verdict's
+    own cases fail or pass; the preview describes the change, it does not judge it)."""
+    summary = ET.Element("testcase", classname="impact", name="summary")
+    ET.SubElement(summary, "system-out").text = _xml_text(impact.sentence(found))
+    cases = [summary]
+    for label, entry in impact.entries(found):
+        document = entry["document"]
+        case = ET.Element(
+            "testcase",
+            classname=f"impact.{label.replace(' ', '-')}",
+            name=_xml_text(_case_name(str(entry["rule"]), document["kind"], document["name"])),
+        )
+        output = ET.SubElement(case, "system-out")
+        output.text = _xml_text(f"{label}: {impact.where(entry)}: {entry['message']}")
+        cases.append(case)
+    return cases
 
 
 def _finding_case(finding: Finding) -> ET.Element:

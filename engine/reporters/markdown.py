@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final, TextIO
 
 from engine import __version__
@@ -87,6 +88,7 @@ def render(
             hidden=len(findings) - shown,
             gate=verdict.extra.get("gate"),
             judged=sections(judged, documents) if isinstance(judged, dict) else None,
+            impact=impact_section(verdict),
             reviews=verdict.event in {"pull_request", "merge", "deploy"},
             details_url=details_url,
             pull_request=(
@@ -106,6 +108,66 @@ def render(
     if len(text) <= limit:
         return text
     return page(_most(lambda n: len(page(n)) <= limit, len(findings)))
+
+
+IMPACT_ROWS: Final = 30
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def impact_section(verdict: Verdict) -> dict[str, object] | None:
+    """The impact preview as the template shows it, escaped here; at most IMPACT_ROWS rows."""
+    from engine.reporters import impact
+
+    found = impact.of(verdict.extra)
+    if found is None:
+        return None
+    listed = list(impact.entries(found))
+    rows = [
+        Row(
+            rule=_RULE_ID.sub("", str(entry["rule"]).lower()),
+            where=escape_markdown(truncate(impact.where(entry), 300)),
+            message=escape_markdown(truncate(str(entry["message"]), 300)),
+            outcome=label,
+        )
+        for label, entry in listed[:IMPACT_ROWS]
+    ]
+    text = impact.sentence(found)
+    if found.get("error"):
+        text += ": " + escape_markdown(truncate(str(found["error"]), MESSAGE_LIMIT))
+    return {
+        "base": escape_markdown(truncate(str(found["base"]), 100)),
+        "sentence": escape_markdown(text[0].upper() + text[1:]) + ".",
+        "rows": [
+            {"change": r.outcome, "rule": r.rule, "where": r.where, "message": r.message}
+            for r in rows
+        ],
+        "count": len(listed),
+        "more": max(0, len(listed) - IMPACT_ROWS),
+    }
+
+
+def impact_markdown(found: dict[str, object]) -> str:
+    """``changegate impact --format markdown``: the preview on its own, as the comment has it."""
+    section = impact_section(
+        Verdict.of(
+            event="local", at=_EPOCH, findings=(), documents=0, rules=0, extra={"impact": found}
+        )
+    )
+    assert section is not None  # noqa: S101 - built from an impact just above
+    lines = [
+        f"### What this change does to the rules (against {section['base']})",
+        "",
+        str(section["sentence"]),
+    ]
+    rows = section["rows"]
+    if isinstance(rows, list) and rows:
+        lines += ["", "| Change | Rule | Document | Message |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {r['change']} | `{r['rule']}` | {r['where']} | {r['message']} |" for r in rows
+        ]
+    if section["more"]:
+        lines += ["", f"_{section['more']} more not listed here: --format json lists every one._"]
+    return "\n".join(lines) + "\n"
 
 
 def _most(fits: Callable[[int], bool], high: int) -> int:

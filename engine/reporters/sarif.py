@@ -11,6 +11,7 @@ from urllib.parse import quote
 from engine import __version__
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
+from engine.reporters import impact
 from engine.verdict import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -79,11 +80,17 @@ def document(report: Report) -> dict[str, Any]:
         if finding.outcome is Outcome.WAIVED:
             result["suppressions"] = [{"kind": "external", "justification": finding.message}]
         results.append(result)
+    run: dict[str, Any] = {}
+    found = impact.of(report.verdict.extra)
+    if found is not None:
+        run["invocations"] = [_invocation(found)]
+        run["properties"] = {"impact": found}
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
+                **run,
                 "tool": {
                     "driver": {
                         "name": "changegate",
@@ -99,6 +106,22 @@ def document(report: Report) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _invocation(found: dict[str, Any]) -> dict[str, Any]:
+    """The impact preview as notes of the run (shown by SARIF viewers, never as alerts: it
+    describes the change, it does not judge a file)."""
+    notes = [{"level": "note", "message": {"text": impact.sentence(found)}}]
+    for label, entry in impact.entries(found):
+        text = f"{label}: {impact.where(entry)}: {entry['rule']}: {entry['message']}"
+        notes.append(
+            {
+                "level": "warning" if label == "newly denied" else "note",
+                "message": {"text": text},
+                "descriptor": {"id": str(entry["rule"])},
+            }
+        )
+    return {"executionSuccessful": True, "toolExecutionNotifications": notes}
 
 
 def report(report: Report, out: TextIO, *, color: bool) -> None:

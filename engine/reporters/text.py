@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, Final, TextIO
 
 from engine.findings import Finding, Outcome, Severity
 from engine.paths import display_path
@@ -95,6 +95,27 @@ def gate_lines(
     return lines
 
 
+_IMPACT_STYLES: Final = {"newly denied": "deny", "no longer denied": "ok", "newly warned": "warn"}
+
+
+def impact_lines(extra: dict[str, Any], *, color: bool) -> list[str]:
+    """The impact preview: its sentence, then a line per document and rule it moves."""
+    from engine.reporters import impact
+
+    found = impact.of(extra)
+    if found is None:
+        return []
+    lines = [f"impact against {found['base']}: {impact.sentence(found)}"]
+    if found.get("error"):
+        lines.append(f"  {found['error']}")
+    for label, entry in impact.entries(found):
+        what = _paint(label, _IMPACT_STYLES[label], color)
+        message = str(entry["message"]).replace("\n", " ")
+        rule = _paint(str(entry["rule"]), "rule", color)
+        lines.append(f"  {what}: {impact.where(entry)}: {rule}: {message}")
+    return lines
+
+
 def report(report: Report, out: TextIO, *, color: bool) -> None:
     verdict = report.verdict
     for finding in verdict.findings:
@@ -105,5 +126,7 @@ def report(report: Report, out: TextIO, *, color: bool) -> None:
         for text in gate_lines(gate, format_instant(verdict.at), color=color, said=said):
             out.write(text + "\n")
     out.write(summary(verdict, color=color) + "\n")
+    for text in impact_lines(verdict.extra, color=color):
+        out.write(text + "\n")
     for note in report.notes:
         out.write(_paint(f"note: {note}", "dim", color) + "\n")

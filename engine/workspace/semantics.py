@@ -193,13 +193,22 @@ def _config(document: Document) -> Iterator[Finding]:
 
 
 def policy_source_problem(origin: str) -> str | None:
-    """Why a policy source is neither a built-in pack nor a folder of the repository."""
+    """Why a policy source is neither a built-in pack, a shared pack (``git+URL@REF#PATH``)
+    nor a folder of the repository."""
+    from engine.policy.packsource import SourceError, is_pack, parse, redact
+
     if origin.startswith("builtin:"):
+        return None
+    if is_pack(origin):
+        try:
+            parse(origin)
+        except SourceError as error:
+            return str(error)
         return None
     if ":" in origin.split("/", 1)[0]:
         return (
-            f"{origin!r} is neither builtin:PACK nor a folder of the repository: policies "
-            "come from built-in packs and the repository's own folders"
+            f"{redact(origin)!r} is neither builtin:PACK, a shared pack git+URL@REF#PATH nor a "
+            "folder of the repository"
         )
     if inner_folder(origin) is None:
         return (

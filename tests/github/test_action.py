@@ -281,6 +281,30 @@ def test_a_pull_request_weakening_the_policies_is_judged_by_the_base(
     assert failed == ["change-approvals/required-approvals", "governance/policy-change-approval"]
 
 
+def test_a_pull_request_changing_the_rules_gets_the_impact_preview(
+    github: FakeGitHub, shop: Shop, tmp_path: Path
+) -> None:
+    config = shop.root / "changegate.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "normal: {leadTime: 5d, approvals: [{role: cab, count: 1}]}",
+            "normal: {leadTime: 5d, approvals: []}",
+        )
+    )
+    shop.head = shop.git.commit("Normal changes need no CAB")
+    github.add_pull(42, author="alice", head=shop.head, base=shop.base,
+                    files=[CHANGE, "changegate.yaml"], committers=["alice"])  # fmt: skip
+    result = run_action(github, shop, tmp_path, "pull_request", pull_request_event(shop))
+    verdict = json.loads((Path(result.outputs["verdict-dir"]) / "verdict.json").read_text())
+    cleared = {(e["document"]["name"], e["rule"]) for e in verdict["impact"]["noLongerDenied"]}
+    assert ("CHG-2024-0160", "change-approvals/required-approvals") in cleared
+    assert verdict["impact"]["base"] == shop.base
+    assert verdict["impact"]["newlyDenied"] == []
+    assert "### What this change does to the rules (against " in result.summary
+    (comment,) = github.comments[42]
+    assert "| no longer denied | `change-approvals/required-approvals` |" in comment["body"]
+
+
 def test_changed_files_are_read_page_by_page(
     github: FakeGitHub, shop: Shop, tmp_path: Path
 ) -> None:

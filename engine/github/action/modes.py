@@ -43,6 +43,7 @@ from engine.verdict import Report, Verdict
 def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> Result:
     from engine.github.snapshot import pull_request_context
     from engine.judging.description import described
+    from engine.judging.impact import preview
     from engine.judging.judge import Judge
     from engine.request.context import parse_context
     from engine.workspace.inventory import Workspace
@@ -73,7 +74,7 @@ def check(inputs: Inputs, run: Run, client: Client, now: datetime, log: Log) -> 
     )
     context = parse_context(valid_context(workspace, data))
     with Judge(workspace, context, now) as judge:
-        outcomes = described(judge, judge.judge())
+        outcomes = preview(judge, described(judge, judge.judge()), config_file=inputs.config)
     verdict = outcomes.verdict
     folder = keep(run, data, verdict, event.pull_request)
     title = (event.pull_request, str(data["pullRequest"].get("title", "")))
