@@ -142,6 +142,15 @@ class Targets:
                     index.setdefault(identity(document), document)
         return index
 
+    @cached_property
+    def _same_as_base(self) -> frozenset[str]:
+        """Paths (from the git root) whose file the base revision has as the working tree
+        does: their documents' oldObject is themselves, read from neither git nor disk."""
+        if self.base_revision is None or self.git is None:
+            return frozenset()
+        changed = self.git.changed_since(self.base_revision)
+        return frozenset(p for p in self.git.files(self.base_revision) if p not in changed)
+
     def old_object(self, document: Document) -> Any:
         """The document as it is at the base revision (``oldObject``), or None."""
         if document.deleted:
@@ -157,6 +166,8 @@ class Targets:
         relative = self.git.relative(document.path) if self.git is not None else None
         if relative is None:
             return None
+        if relative in self._same_as_base:
+            return document.body  # the base has the same file: the same document
         for old in self.base_documents(relative):
             if identity(old) == identity(document):
                 return old.body
