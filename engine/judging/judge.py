@@ -302,7 +302,7 @@ class Judge:
         findings = self._waived(findings, shares.labels, judged_all=self.targets.judged_all)
         verdict = self._verdict(
             findings,
-            {e.rule for e in shares.evaluations if e.outcome is not Outcome.SKIP},
+            shares.ran,
             documents=shares.judged,
             backend=shares.backend,
             files=files,

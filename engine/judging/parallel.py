@@ -17,7 +17,7 @@ import os
 import pickle
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from engine.documents.model import Document, duplicate_message, schema_rule
 from engine.documents.sourcemap import Position, SourceMap
-from engine.findings import Evaluation, Finding
+from engine.findings import Evaluation, Finding, Outcome, Severity
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator
 from engine.workspace.discovery import Found
@@ -64,12 +64,59 @@ class Loaded:
     rules: set[str]
 
 
+class Packed:
+    """A worker's evaluations as plain values (they pickle ten times faster than records of
+    enums and paths), made records again only if a report reads them (JUnit, SARIF, decision
+    records); the rules that ran travel beside them, for the verdict's count."""
+
+    def __init__(self, evaluations: Sequence[Evaluation]) -> None:
+        paths: dict[Path | None, int] = {}
+        self.paths: list[str | None] = []
+        self.rows: list[tuple[str, str, str, str, str | None, int]] = []
+        for e in evaluations:
+            at = paths.get(e.path)
+            if at is None:
+                at = paths[e.path] = len(self.paths)
+                self.paths.append(None if e.path is None else str(e.path))
+            self.rows.append((e.rule, e.outcome.value, e.severity.value, e.kind, e.name, at))
+        self.ran = {e.rule for e in evaluations if e.outcome is not Outcome.SKIP}
+
+    def unpacked(self) -> list[Evaluation]:
+        paths = [None if p is None else Path(p) for p in self.paths]
+        return [
+            Evaluation(rule, Outcome(outcome), Severity(severity), kind, name, paths[at])
+            for rule, outcome, severity, kind, name, at in self.rows
+        ]
+
+
+class Evaluations(Sequence[Evaluation]):
+    """Every worker's evaluations, made records on first use."""
+
+    def __init__(self, packs: Sequence[Packed]) -> None:
+        self._packs = packs
+        self._records: list[Evaluation] | None = None
+
+    def _all(self) -> list[Evaluation]:
+        if self._records is None:
+            self._records = [e for pack in self._packs for e in pack.unpacked()]
+        return self._records
+
+    def __len__(self) -> int:
+        return sum(len(pack.rows) for pack in self._packs)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Evaluation]:
+        return iter(self._all())
+
+
 @dataclass(frozen=True)
 class Judged:
     """Phase two, from a worker: its judgement."""
 
     findings: list[Finding]
-    evaluations: list[Evaluation]
+    evaluations: Packed
     judged: int  # target documents, valid or not
     labels: dict[tuple[str, str | None], dict[str, str]]
     backend: str
@@ -191,7 +238,7 @@ def _judge_share(
     found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
     return Judged(
         findings=[*duplicate_findings, *found],
-        evaluations=evaluations,
+        evaluations=Packed(evaluations),
         judged=sum(1 for d in documents if plan.is_target(d.path)),
         labels={(d.kind, d.name): d.labels for d in targets},
         backend=evaluator.backend.name,
@@ -221,7 +268,8 @@ class Shares:
 
     load_findings: list[Finding]
     findings: list[Finding]
-    evaluations: list[Evaluation]
+    evaluations: Evaluations
+    ran: set[str]  # the rules that passed, failed or errored somewhere
     documents: int
     judged: int
     labels: dict[tuple[str, str | None], dict[str, str]]
@@ -284,7 +332,8 @@ def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
     return Shares(
         load_findings=[f for part in loaded for f in part.findings],
         findings=[f for result in judged for f in result.findings],
-        evaluations=[e for result in judged for e in result.evaluations],
+        evaluations=Evaluations([result.evaluations for result in judged]),
+        ran=set().union(*(result.evaluations.ran for result in judged)),
         documents=sum(part.documents for part in loaded),
         judged=sum(result.judged for result in judged),
         labels=labels,

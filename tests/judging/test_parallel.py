@@ -94,3 +94,18 @@ def test_worker_count_follows_the_size_and_the_request() -> None:
         [Path("0"), Path("1"), Path("2")],
         [Path("3"), Path("4")],
     ]
+
+
+@pytest.mark.parametrize("format_", ["junit", "sarif"])
+def test_reports_of_every_evaluation_agree_across_processes(
+    cli, synthetic: Path, format_: str
+) -> None:
+    """The workers send their evaluations packed; reports that list them all read the same."""
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli("check", synthetic, "--at", "2024-06-01T00:00:00Z", "--format", format_,
+                     "--jobs", jobs)  # fmt: skip
+        assert result.code in {0, 1}, result.err
+        outputs.append(result.out)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) > 50_000  # every evaluation (JUnit) or rule (SARIF) is in it
