@@ -50,7 +50,8 @@ def is_placeholder(text: str) -> bool:
 # value by value.
 _SIEVE: Final = re.compile(
     r'"(?:\s|\\[nrtfb]|\\u00[01][0-9a-fA-F])*'  # what strip() removes, as JSON writes it
-    r"(?:\[|<|(?i:rollback|step|detailed|business|one)|T[O]DO|TBD|TBA|F[I]XME)"
+    r"(?:\[|<|T[O]DO|TBD|TBA|F[I]XME|"
+    r"(?i:rollback|step|detailed|business|one)(?:\s|\\[nrtfb]|\\u00[01][0-9a-fA-F]))"
 )
 
 

@@ -17,10 +17,28 @@ from engine.time.instants import parse_datetime
 def interval(schedule: Mapping[str, Any], default_zone: str) -> tuple[datetime, datetime]:
     """[start, end) of a schedule; a KeyError or ValueError when it has no usable times."""
     zone_name = str(schedule.get("timezone") or default_zone)
-    start = parse_datetime(schedule["start"], zone_name)
-    if "end" in schedule:
-        return start, parse_datetime(schedule["end"], zone_name)
-    return start, start + duration(schedule["duration"])
+    start, end, length = schedule["start"], schedule.get("end"), schedule.get("duration")
+    if end is None and length is None:
+        raise KeyError("duration")
+    if isinstance(start, str) and isinstance(end or length, str):
+        return _remembered(start, end, length, zone_name)
+    return _interval(start, end, length, zone_name)  # not text: it raises, as it should
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered(
+    start: str, end: str | None, length: str | None, zone: str
+) -> tuple[datetime, datetime]:
+    """A run asks about each change's schedule several times (its conflicts, its overlaps,
+    its lead time, the timeline of its target)."""
+    return _interval(start, end, length, zone)
+
+
+def _interval(start: Any, end: Any, length: Any, zone_name: str) -> tuple[datetime, datetime]:
+    first = parse_datetime(start, zone_name)
+    if end is not None:
+        return first, parse_datetime(end, zone_name)
+    return first, first + duration(length)
 
 
 def covers(schedule: Mapping[str, Any], default_zone: str, moment: datetime) -> bool:
