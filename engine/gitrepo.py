@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine.errors import ChangegateError, UsageError
 from engine.paths import absolute, real
@@ -62,10 +62,15 @@ def global_config(key: str) -> str | None:
     return found.stdout.decode(errors="replace").strip() or None
 
 
+_FULL_SHA: Final = re.compile(r"[0-9a-f]{40}")
+
+
 @dataclass
 class GitRepo:
     root: Path
     _history: Any = field(default=None, repr=False)  # GitPython's Repo, opened on demand
+    # (commit SHA, path) -> content: a run reads a changed file at its base more than once
+    _read_at: dict[tuple[str, str], bytes | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def find(cls, start: Path) -> GitRepo | None:
@@ -133,9 +138,16 @@ class GitRepo:
         return self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
     def read(self, ref: str, path: str) -> bytes | None:
-        """The content of ``path`` at ``ref``, or None if it does not exist there."""
+        """The content of ``path`` at ``ref``, or None if it does not exist there. Reads at a
+        full commit SHA are remembered (what a commit holds never changes)."""
+        key = (ref, path)
+        if key in self._read_at:
+            return self._read_at[key]
         result = self._git("cat-file", "blob", f"{ref}:{path}", check=False)
-        return result.stdout if result.returncode == 0 else None
+        found = result.stdout if result.returncode == 0 else None
+        if _FULL_SHA.fullmatch(ref) and len(self._read_at) < 256:
+            self._read_at[key] = found
+        return found
 
     def blobs(self, shas: list[str]) -> list[bytes | None]:
         """The contents of many objects in one ``git cat-file --batch``, in order; None for one

@@ -38,17 +38,18 @@ class Projection(Mapping[str, Any]):
     Reading a key the index does not hold is a bug in the engine (its answer would be wrong,
     not missing), so it raises instead of answering."""
 
-    __slots__ = ("_kind", "_rest", "_values")
+    __slots__ = ("_keys", "_kind", "_rest", "_values")
 
     def __init__(
         self, kind: str, values: dict[str, Any], rest: Callable[[], dict[str, Any]] | None
     ) -> None:
         self._kind = kind
+        self._keys = INDEXED[kind]
         self._values = values
         self._rest = rest
 
     def _known(self, key: object) -> None:
-        short, rest = INDEXED[self._kind]
+        short, rest = self._keys
         if key in short:
             return
         if key not in rest:
