@@ -39,7 +39,7 @@ FORMAT: Final = 1
 ENVIRONMENT: Final = "CHANGEGATE_CACHE"
 MAX_SEGMENTS: Final = 8  # more, and the next save merges them into one
 MAX_ENTRIES: Final = 200_000  # a merged segment keeps at most this many files
-MAX_BYTES: Final = 1 << 30  # read at most this much of the cache (the newest segments)
+MAX_BYTES: Final = 256 << 20  # read at most this much of the cache (the newest segments)
 MAX_SHAPES: Final = 4  # shapes kept side by side (a config edited back and forth)
 # the engine code an entry depends on (its top-level modules too: rules, suggestions, globs),
 # and the libraries that parse and validate (their versions change what loading gives)
