@@ -32,7 +32,16 @@ def hexdigest(body: bytes, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-BODY = json.dumps(protection_body()).encode()
+def _payload() -> bytes:
+    """A real delivery's body; where the shared payloads are absent, any bytes do for the
+    signature checks (the tests that send it to the App skip there, with the App)."""
+    try:
+        return json.dumps(protection_body()).encode()
+    except pytest.skip.Exception:
+        return b'{"action": "requested"}'
+
+
+BODY = _payload()
 GOOD = "sha256=" + hexdigest(BODY)
 
 
