@@ -15,12 +15,11 @@ from engine.documents.config import CONFIG_FILE
 from engine.documents.loader import load_bytes
 from engine.documents.model import Document, identify
 from engine.gitrepo import GitRepo
-from engine.judging.targets import Targets
+from engine.judging.targets import GOVERNING, Targets
 from engine.policy.lock import LOCK_FILE, LOCK_KIND
 from engine.workspace import semantics
 from engine.workspace.inventory import Inventory, Workspace
 
-GOVERNING: Final = frozenset({"Policy", "Waiver", "Config", "FreezeWindow", "ChangeWindow"})
 WINDOWS: Final = frozenset({"FreezeWindow", "ChangeWindow"})
 
 

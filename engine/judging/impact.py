@@ -225,6 +225,8 @@ def preview(judge: Judge, outcomes: Outcomes, *, config_file: Path | None = None
     ref = judge.workspace.policies_from
     if ref is None or judge.git is None:
         return outcomes
+    if config_file is None and judge.targets.leaves_rules_alone(judge.inventory):
+        return outcomes  # a pull request's changed files tell, without asking git
     change = change_since(judge.workspace, judge.git, judge.targets.root_prefix)
     if not change.touches_rules(judge.inventory, judge.workspace.root):
         return outcomes

@@ -204,6 +204,24 @@ class Targets:
         base = self._base_lock
         return [] if base is None else [lock_document(base, path, deleted=True)]
 
+    def leaves_rules_alone(self, inventory: Inventory) -> bool:
+        """Whether the pull request's listed changed files (a complete list) touch no Policy,
+        Waiver, Config, window or changegate.lock, as they are now or at the base: then
+        nothing can have changed what the rules decide (False: it does, or it cannot tell)."""
+        pr = self.context.pull_request
+        if self.changed_paths is None or pr is None or pr.changed_files_incomplete:
+            return False
+        if self.lock_changes() or self.base_revision is None:
+            return False
+        for git_path, local in self.changed_governed:
+            path = self.workspace.root / local
+            now = [d for d in inventory.documents if d.path == path]
+            if any(d.kind in GOVERNING for d in (*now, *self.base_documents(git_path))):
+                return False
+            if any(f.path == path for f in inventory.findings):
+                return False  # what the file holds cannot be told
+        return True
+
     # --- deletions --------------------------------------------------------------------------
 
     @cached_property
@@ -247,14 +265,14 @@ class Targets:
 
 
 # kinds whose removal, or whose addition told from a change, the rules judge
-_GOVERNING: Final = frozenset({"Policy", "Waiver", "Config", "FreezeWindow", "ChangeWindow"})
+GOVERNING: Final = frozenset({"Policy", "Waiver", "Config", "FreezeWindow", "ChangeWindow"})
 
 
 def _may_hide(inventory: Inventory, path: Path) -> bool:
     """Whether a changed file, as it is now, may hide what a base would show: it holds rules
     or windows, or several documents (one of them may have been removed)."""
     held = [d for d in inventory.documents if absolute(d.path) == absolute(path)]
-    return len(held) != 1 or any(d.kind in _GOVERNING for d in held)
+    return len(held) != 1 or any(d.kind in GOVERNING for d in held)
 
 
 def _no_base(path: Path) -> Finding:

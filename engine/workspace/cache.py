@@ -32,7 +32,7 @@ from typing import Any, Final
 from engine.documents.fields import Projection, projection
 from engine.documents.loader import DEFAULT_LIMITS, lazy_positions, load_bytes
 from engine.documents.model import Document
-from engine.documents.sourcemap import Position, SourceMap
+from engine.documents.sourcemap import FieldPath, Position, SourceMap
 from engine.findings import Finding, Outcome, Severity
 
 FORMAT: Final = 1
@@ -277,15 +277,15 @@ def _restore(line: bytes, path: Path, data: bytes) -> Loaded | None:
     records, found = summary["d"], summary["f"]
     if len(parts) != 2 * len(records) + 1:
         return None
-    positions = lazy_positions(data, DEFAULT_LIMITS)
-    again = _Again(data, path)
+    source = _Source(data, path)
+    decoded, table = source.decoded, source.table
     documents, valid = [], []
     for at, (kind, name, index, line_no, column, ok, short) in enumerate(records):
         document = Document(
-            kind, name, partial(again.decoded, parts[2 * at + 2], index, None), path, index,
-            SourceMap(Position(line_no, column), pending=positions.of(index)),
+            kind, name, partial(decoded, parts[2 * at + 2], index, None), path, index,
+            SourceMap(Position(line_no, column), pending=partial(table, index)),
             fields=None if short is None else Projection(
-                kind, short, partial(again.decoded, parts[2 * at + 1], index, kind)
+                kind, short, partial(decoded, parts[2 * at + 1], index, kind)
             ),
         )  # fmt: skip
         documents.append(document)
@@ -301,16 +301,24 @@ def _restore(line: bytes, path: Path, data: bytes) -> Loaded | None:
 _json: Final = json.JSONDecoder().decode
 
 
-class _Again:
-    """A cached document's body (or indexed fields), decoded when first read; should that
-    fail, parsed again from the file's bytes, as if there were no cache."""
+class _Source:
+    """What a cached file's documents decode on first use: a body (or indexed fields), and
+    should that fail, the file's bytes parsed again as if there were no cache; the positions
+    of a document's fields, from the file's bytes."""
 
-    __slots__ = ("_data", "_parsed", "_path")
+    __slots__ = ("_data", "_parsed", "_path", "_positions")
 
     def __init__(self, data: bytes, path: Path) -> None:
         self._data = data
         self._path = path
         self._parsed: dict[int, Any] | None = None
+        self._positions: Any = None
+
+    def table(self, index: int) -> dict[FieldPath, Position]:
+        if self._positions is None:
+            self._positions = lazy_positions(self._data, DEFAULT_LIMITS)
+        table: dict[FieldPath, Position] = self._positions.of(index)()
+        return table
 
     def decoded(self, text: bytes, index: int, indexed: str | None) -> dict[str, Any]:
         try:
