@@ -289,24 +289,12 @@ def test_bumping_the_lock_is_governed_like_a_policy_change_and_previewed(
     }
 
 
-def _pull_request(repo: GitRepo, tmp_path: Path, changed: list[str]) -> Path:
-    head = repo.repo.head.commit.hexsha
-    context = {
-        "event": "pull_request",
-        "pullRequest": {"number": 1, "author": "alice", "headSha": head,
-                        "baseSha": repo.repo.commit("main").hexsha, "changedFiles": changed},
-    }  # fmt: skip
-    path = tmp_path / "context.json"
-    path.write_text(json.dumps(context))
-    return path
-
-
 @pytest.mark.parametrize(
     ("changed", "previewed"),
     [(["changes/CHG-2.yaml"], False), (["changes/CHG-2.yaml", "freezes/launch.yaml"], True)],
 )
 def test_a_pull_request_that_lists_no_rule_file_is_not_previewed(
-    cli, repo: GitRepo, tmp_path: Path, changed: list[str], previewed: bool
+    cli, repo: GitRepo, changed: list[str], previewed: bool
 ) -> None:
     """The pull request's changed files tell whether it touches the rules (as they are now or
     at the base); git is asked only when they might."""
@@ -315,7 +303,7 @@ def test_a_pull_request_that_lists_no_rule_file_is_not_previewed(
     if previewed:
         (repo.root / "freezes" / "launch.yaml").unlink()
     repo.commit("the pull request")
-    context = _pull_request(repo, tmp_path, changed)
+    context = _pull_request(repo, *changed)
     result = cli("check", repo.root, "--policies-from", "main", "--context", context, "--at", AT,
                  "--format", "json")  # fmt: skip
     assert result.code in {0, 1}, result.err
