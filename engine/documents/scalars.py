@@ -25,6 +25,15 @@ _NAN: Final = re.compile(r"\.(nan|NaN|NAN)\Z")
 MAYBE_TYPED: Final = frozenset("0123456789+-.~nNtTfF")
 
 
+# Every number form of the core schema, one alternative each (a plain scalar is matched once)
+_NUMBER: Final = re.compile(
+    r"(?P<int>[-+]?[0-9]+)\Z|0o(?P<oct>[0-7]+)\Z|0x(?P<hex>[0-9a-fA-F]+)\Z"
+    r"|(?P<float>[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)\Z"
+    r"|(?P<inf>[-+]?\.(inf|Inf|INF))\Z|(?P<nan>\.(nan|NaN|NAN))\Z"
+)
+_WORDS: Final = frozenset("nNtTfF~")  # what starts a null or a boolean, and nothing else
+
+
 def resolve_plain(text: str) -> Any:
     """Resolve an untagged plain scalar as the YAML 1.2 core schema does.
 
@@ -33,25 +42,28 @@ def resolve_plain(text: str) -> Any:
     """
     if not text:
         return None
-    if text[0] not in MAYBE_TYPED:
+    first = text[0]
+    if first not in MAYBE_TYPED:
         return text
-    if text in _NULLS:
-        return None
-    if text in _BOOLS:
-        return _BOOLS[text]
-    if _INT.match(text):
+    if first in _WORDS:
+        if text in _NULLS:
+            return None
+        return _BOOLS.get(text, text)
+    number = _NUMBER.match(text)
+    if number is None:
+        return text
+    kind = number.lastgroup
+    if kind == "int":
         return int(text, 10)
-    if _OCT.match(text):
+    if kind == "oct":
         return int(text[2:], 8)
-    if _HEX.match(text):
+    if kind == "hex":
         return int(text[2:], 16)
-    if _FLOAT.match(text):
+    if kind == "float":
         return float(text)
-    if _INF.match(text):
+    if kind == "inf":
         return -math.inf if text.startswith("-") else math.inf
-    if _NAN.match(text):
-        return math.nan
-    return text
+    return math.nan
 
 
 def resolve_tagged(tag: str, text: str, mark: Position) -> Any:

@@ -88,14 +88,23 @@ _DATE_SHAPE: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[0
 
 
 @functools.lru_cache(maxsize=256)
-def _parts(pattern: str) -> tuple[str, ...]:
-    return tuple(pattern.split("."))
+def _parts(pattern: str) -> tuple[tuple[str, ...], bool]:
+    parts = tuple(pattern.split("."))
+    return parts, "*" in parts
 
 
 def values_at(data: Any, pattern: str) -> list[tuple[FieldPath, Any]]:
     """Values at a dotted path where ``*`` stands for every item of a list."""
+    parts, wild = _parts(pattern)
+    if not wild:  # most patterns name one field: a walk down dictionaries
+        value = data
+        for part in parts:
+            if value.__class__ is not dict or part not in value:
+                return []
+            value = value[part]
+        return [(parts, value)]
     found: list[tuple[FieldPath, Any]] = [((), data)]
-    for part in _parts(pattern):
+    for part in parts:
         step: list[tuple[FieldPath, Any]] = []
         for path, value in found:
             if part == "*":

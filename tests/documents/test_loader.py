@@ -342,3 +342,42 @@ def test_positions_near_the_top_come_from_the_first_read_as_the_careful_builder_
                     assert near.has(path) == full.source.has(path), path
             compared += 1
     assert compared
+
+
+def test_plain_scalars_resolve_as_the_core_schema_regular_expressions_say() -> None:
+    """The YAML 1.2 core schema's tag resolution, written out as its table of regular
+    expressions, agrees with the resolver on 100,000 scalars made of the characters that
+    matter."""
+    import random
+    import re
+
+    from engine.documents.scalars import resolve_plain
+
+    table = [
+        (r"null|Null|NULL|~", lambda t: None),
+        (r"true|True|TRUE", lambda t: True),
+        (r"false|False|FALSE", lambda t: False),
+        (r"[-+]?[0-9]+", lambda t: int(t, 10)),
+        (r"0o[0-7]+", lambda t: int(t[2:], 8)),
+        (r"0x[0-9a-fA-F]+", lambda t: int(t[2:], 16)),
+        (r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?", float),
+        (r"[-+]?\.(inf|Inf|INF)", lambda t: -math.inf if t[0] == "-" else math.inf),
+        (r"\.(nan|NaN|NAN)", lambda t: math.nan),
+    ]
+
+    def reference(text: str) -> object:
+        for pattern, value in table:
+            if re.fullmatch(pattern, text):
+                return value(text)
+        return text
+
+    rng = random.Random(8)  # noqa: S311 - test data
+    alphabet = "0123456789+-.eExoabfinINFNaAtTrRuUlLsS~ _:"
+    for _ in range(100_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 7)))
+        expected, found = reference(text), resolve_plain(text)
+        if isinstance(expected, float) and math.isnan(expected):
+            assert isinstance(found, float), text
+            assert math.isnan(found), text
+        else:
+            assert (found, type(found)) == (expected, type(expected)), text
