@@ -4,9 +4,9 @@ An entry is what loading one file gave: its documents (kind, name, where they st
 they are valid, the :data:`~engine.documents.fields.INDEXED` keys of their spec, and the body,
 decoded only if read) and its findings. It is keyed by the file's git blob id (the SHA-1 git
 gives the same bytes) inside a folder named by the *shape*: a digest of everything else that
-shaped the entry (the cache format, the engine's loading code, the schemas, the config, the
-time zone database). Nothing in an entry is trusted unchecked: a line whose checksum or JSON
-does not hold is a miss, and the file is loaded again.
+shaped the entry (the cache format, the engine's loading code, the parsers' and validators'
+versions, the time zone database, the schemas, the config). Nothing in an entry is trusted
+unchecked: a line whose checksum or JSON does not hold is a miss, and the file is loaded again.
 
 The cache lives under the repository's git directory (``.git/changegate/cache``), so no
 checkout carries it, in segments of JSON lines that are written whole and renamed into
@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -51,6 +52,7 @@ _LIBRARIES: Final = {
     "referencing": "referencing",
     "tzdata": "tzdata",
 }
+_SHAPE_NAME: Final = re.compile(r"[0-9a-f]{32}")
 _ENCODING: Final = "utf-8"
 _ERRORS: Final = "surrogatepass"  # YAML escapes can make lone surrogates; JSON carries them
 
@@ -225,17 +227,29 @@ class Cache:
 def _write(folder: Path, lines: Sequence[bytes]) -> Path:
     """A new segment, complete before it has its name."""
     name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}"
-    partial = folder / f".{name}.partial"
-    with partial.open("wb") as stream:
+    pending = folder / f".{name}.partial"
+    with pending.open("wb") as stream:
         stream.write(b"\n".join(lines) + b"\n")
     final = folder / f"{name}.jsonl"
-    partial.replace(final)
+    pending.replace(final)
     return final
 
 
+def _ours(folder: Path) -> bool:
+    """A shape's folder as this cache writes it (a digest for a name, segments in it): only
+    such folders are ever removed, whatever CHANGEGATE_CACHE points at."""
+    if not _SHAPE_NAME.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
+        return False
+    return all(f.suffix in {".jsonl", ".partial"} and f.is_file() for f in folder.iterdir())
+
+
 def _prune_shapes(base: Path, keep: Path) -> None:
-    """Only the few most recently written shapes stay (a config edited back and forth)."""
-    shapes = [s for s in base.iterdir() if s.is_dir() and s != keep]
+    """Only the few most recently written shapes stay (a config edited back and forth), and
+    segments a run left half-written over an hour ago go."""
+    for stale in keep.glob(".*.partial"):
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
+    shapes = [s for s in base.iterdir() if s != keep and _ours(s)]
     shapes.sort(key=lambda s: s.stat().st_mtime_ns, reverse=True)
     for old in shapes[MAX_SHAPES - 1 :]:
         shutil.rmtree(old, ignore_errors=True)

@@ -345,3 +345,23 @@ def test_a_key_the_index_lacks_is_refused_loudly() -> None:
     assert projected.get("status") == "planned"
     with pytest.raises(LookupError, match=r"spec\.title of a ChangeRequest is not indexed"):
         projected.get("title")
+
+
+def test_a_cache_folder_given_by_the_user_loses_nothing_of_theirs(
+    repository: Path, tmp_path: Path
+) -> None:
+    """CHANGEGATE_CACHE=DIR may name a folder that holds other things: only the shapes this
+    cache wrote are ever pruned."""
+    shared = tmp_path / "shared"
+    theirs = [shared / "notes", shared / ("a" * 32)]  # a name like a shape's, with a file
+    for folder in theirs:
+        write(folder / "keep.txt", "mine")
+    copy = copy_of(repository, tmp_path)
+    config = copy / "changegate.yaml"
+    for number in range(cache.MAX_SHAPES + 2):  # every config edit starts another shape
+        services = f"    - {{name: service-00}}\n    - {{name: extra-{number}}}"
+        write(config, config.read_text().replace("    - {name: service-00}", services, 1))
+        run(copy, *RUNS["validate"], cache_setting=str(shared))
+    assert all((folder / "keep.txt").read_text() == "mine" for folder in theirs)
+    shapes = [s for s in shared.iterdir() if s not in theirs]
+    assert len(shapes) == cache.MAX_SHAPES
