@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
@@ -126,8 +127,8 @@ class SchemaSet:
         if found is None:
             errors = self._detailed[document.kind].iter_errors(document.body)
             detailed = (f for error in errors for f in translate(document, error, _best_match))
-            found = list(itertools.islice(detailed, MAX_FINDINGS + 1))
-        findings = list(dict.fromkeys(found[:MAX_FINDINGS]))  # one finding said once
+            found = list(itertools.islice(_once(detailed), MAX_FINDINGS + 1))
+        findings = found[:MAX_FINDINGS]
         findings.sort(key=lambda f: (f.line, f.column, f.message))
         if len(found) > MAX_FINDINGS:  # a flood: the first ones say what is wrong
             findings.append(
@@ -154,7 +155,7 @@ class SchemaSet:
         readable = [error for error in adapted if error is not None]
         if len(errors) > MAX_FINDINGS or len(readable) < len(adapted):
             return None
-        found = [f for error in readable for f in translate(document, error, _best_match)]
+        found = list(_once(f for e in readable for f in translate(document, e, _best_match)))
         return found if len(found) <= MAX_FINDINGS else None
 
     def _adapted(self, error: Any) -> _FastError | None:
@@ -262,6 +263,15 @@ def _pointer(
         except (KeyError, IndexError):
             return None
     return (parent, node) if isinstance(parent, dict) else None
+
+
+def _once(findings: Iterable[Finding]) -> Iterator[Finding]:
+    """Each finding said once (every missing field's error names all the missing fields)."""
+    seen: set[Finding] = set()
+    for finding in findings:
+        if finding not in seen:
+            seen.add(finding)
+            yield finding
 
 
 def _best_match(errors: Any) -> Any:

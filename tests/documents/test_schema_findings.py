@@ -114,3 +114,14 @@ def test_a_missing_field_is_said_once(schemas: SchemaSet) -> None:
     messages = [f.message for f in schemas.check(as_document(original, body))]
     assert len(messages) == 3
     assert len(set(messages)) == 3
+
+
+def test_many_missing_fields_are_each_said_once_and_are_no_flood(schemas: SchemaSet) -> None:
+    (original,) = identify(load_file(EXAMPLES / "acme-shop" / "incidents" / "INC-2024-0125.yaml"))[
+        0
+    ]
+    body = copy.deepcopy(original.body)
+    body["spec"] = {}  # every required field missing
+    messages = [f.message for f in schemas.check(as_document(original, body))]
+    assert len(messages) == len(set(messages))
+    assert not any("more than" in m for m in messages)
