@@ -36,7 +36,7 @@ from engine.documents.model import Document
 from engine.documents.sourcemap import FieldPath, Position, SourceMap
 from engine.findings import Finding, Outcome, Severity
 
-FORMAT: Final = 1
+FORMAT: Final = 2
 ENVIRONMENT: Final = "CHANGEGATE_CACHE"
 MAX_SEGMENTS: Final = 8  # more, and the next save merges them into one
 MAX_ENTRIES: Final = 200_000  # a merged segment keeps at most this many files
@@ -188,8 +188,8 @@ class Cache:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def put(self, blob: str, loaded: Loaded) -> None:
-        line = _entry(blob, loaded)
+    def put(self, blob: str, loaded: Loaded, data: bytes) -> None:
+        line = _entry(blob, loaded, content_digest(data))
         if line is not None:
             self._new[blob] = line
             self._used.add(blob)
@@ -258,9 +258,16 @@ def _prune_shapes(base: Path, keep: Path) -> None:
 # --- one entry --------------------------------------------------------------------------------
 
 
-def _entry(blob: str, loaded: Loaded) -> bytes | None:
-    """The line of one file: ``blob TAB crc TAB summary (TAB indexed-rest TAB body)*``. JSON
-    escapes every tab and newline inside it, so the separators are unambiguous."""
+def content_digest(data: bytes) -> bytes:
+    """A second name for a file's bytes beside its blob id: SHA-1 collisions can be made (two
+    files of one blob id), SHA-256 ones cannot; an entry holds only for bytes of both."""
+    return hashlib.sha256(data).hexdigest()[:32].encode()
+
+
+def _entry(blob: str, loaded: Loaded, digest: bytes) -> bytes | None:
+    """The line of one file: ``blob TAB crc TAB sha256 TAB summary (TAB indexed-rest TAB
+    body)*``. JSON escapes every tab and newline inside it, so the separators are
+    unambiguous; the checksum covers everything after it."""
     documents, valid, findings = loaded
     good = {id(d) for d in valid}
     indexed = [projection(d.kind, d.spec) for d in documents]
@@ -272,7 +279,7 @@ def _entry(blob: str, loaded: Loaded) -> bytes | None:
         "f": [[*f[:4], *f[5:]] for f in findings],  # all but the path
     }
     try:
-        parts = [json.dumps(summary, ensure_ascii=False)]
+        parts = [digest.decode(), json.dumps(summary, ensure_ascii=False)]
         for document, index in zip(documents, indexed, strict=True):
             parts.append(json.dumps(index and index[1], ensure_ascii=False))
             parts.append(json.dumps(document.body, ensure_ascii=False, allow_nan=True))
@@ -286,7 +293,9 @@ def _restore(line: bytes, path: Path, data: bytes) -> Loaded | None:
     crc, rest = line[41:49], line[50:]
     if line[49:50] != b"\t" or b"%08x" % zlib.crc32(rest) != crc:
         return None
-    parts = rest.split(b"\t")
+    digest, *parts = rest.split(b"\t")
+    if digest != content_digest(data):
+        return None  # bytes of the same blob id, but not the same bytes
     summary = _json(parts[0].decode(_ENCODING, _ERRORS))
     records, found = summary["d"], summary["f"]
     if len(parts) != 2 * len(records) + 1:

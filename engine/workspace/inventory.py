@@ -206,7 +206,7 @@ class Workspace:
         if loaded is None:
             loaded = self._check(load_bytes(data, found.path))
             if cache is not None:
-                cache.put(blob, loaded)
+                cache.put(blob, loaded, data)
         return loaded
 
     def _check(self, loaded: LoadedFile) -> Loaded:

@@ -202,10 +202,10 @@ def forge(segment: Path, change: Any) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda parts: [b'{"d": "x", "f": 1}', *parts[1:]],  # the summary has the wrong shape
-        lambda parts: parts[:1],  # documents without their bodies
-        lambda parts: [parts[0], *[b"[not json" for _ in parts[1:]]],  # bodies that are not JSON
-        lambda parts: [parts[0], *[b"[1, 2]" for _ in parts[1:]]],  # bodies that are not mappings
+        lambda parts: [parts[0], b'{"d": "x", "f": 1}', *parts[2:]],  # a summary of no shape
+        lambda parts: parts[:2],  # documents without their bodies
+        lambda parts: [*parts[:2], *[b"[not json" for _ in parts[2:]]],  # bodies not JSON
+        lambda parts: [*parts[:2], *[b"[1, 2]" for _ in parts[2:]]],  # bodies not mappings
     ],
     ids=["summary", "missing bodies", "not JSON", "not mappings"],
 )
@@ -365,3 +365,24 @@ def test_a_cache_folder_given_by_the_user_loses_nothing_of_theirs(
     assert all((folder / "keep.txt").read_text() == "mine" for folder in theirs)
     shapes = [s for s in shared.iterdir() if s not in theirs]
     assert len(shapes) == cache.MAX_SHAPES
+
+
+def test_an_entry_under_another_files_blob_id_is_not_believed(
+    repository: Path, tmp_path: Path
+) -> None:
+    """Two files of one SHA-1 blob id (a collision) are told apart by their SHA-256: the
+    entry of a harmless change request filed under the blob id of a freeze is not used."""
+    copy = copy_of(repository, tmp_path, cached=False)
+    saturday = ("gate", "--env", "production", "--service", "service-01", "--at",
+                "2024-06-08T10:00:00Z")  # fmt: skip
+    expected = run(copy, *saturday)
+    assert expected["gate"]["allowed"] is False  # the weekend freeze of freezes/calendar.yaml
+    freeze = (copy / "freezes" / "calendar.yaml").read_bytes()
+    change = sorted((copy / "changes").glob("CHG-*.yaml"))[0].read_bytes()
+    lines = entries(copy)
+    forged = lines[cache.blob_id(change)]
+    forged = cache.blob_id(freeze).encode() + forged[40:]  # its checksum still holds
+    (segment,) = cache_folder(copy).glob("*/*.jsonl")
+    kept = [ln for ln in segment.read_bytes().split(b"\n") if ln and ln[:40] != forged[:40]]
+    segment.write_bytes(b"\n".join([*kept, forged]) + b"\n")  # in place of the freeze's entry
+    assert run(copy, *saturday) == expected
