@@ -245,6 +245,9 @@ def _requirements(
             document.kind == "FreezeWindow" and operation not in {"create"}
         ):
             wanted.append((window_role or "policy-owners", 1, "governance"))
+        elif document.kind == "Incident" and _charge_changed(judge, document, operation):
+            incident_role = "incident-owners" if "incident-owners" in config.spec["roles"] else None
+            wanted.append((incident_role or "policy-owners", 1, "governance"))
     approvals = judge.approvals
     return [
         {
@@ -256,6 +259,31 @@ def _requirements(
         }
         for role, count, why in wanted
     ]
+
+
+def _charge_changed(judge: Judge, document: Document, operation: str) -> bool:
+    """Whether the pull request changes what an incident charges to error budgets, as
+    ``governance/incident-change-approval`` compares it (deleting it does)."""
+    if operation == "create":
+        return False
+    if document.deleted or operation != "update":
+        return True
+    return _charges(judge.targets.old_object(document)) != _charges(document.body)
+
+
+def _charges(body: Any) -> tuple[Any, ...]:
+    spec = body.get("spec", {}) if isinstance(body, dict) else {}
+    spec = spec if isinstance(spec, dict) else {}
+    impact = spec.get("impact")
+    impact = impact if isinstance(impact, dict) else {}
+    return (
+        spec.get("services"),
+        spec.get("environment", "production"),
+        spec.get("detectedAt"),
+        spec.get("resolvedAt"),
+        impact.get("downtime"),
+        impact.get("slaImpact") is not False,
+    )
 
 
 def _approvals(approvals: ApprovalSet, roles: dict[str, Any]) -> dict[str, Any]:

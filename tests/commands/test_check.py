@@ -30,9 +30,9 @@ def test_the_note_is_only_for_local_text_runs_and_what_they_judged(cli) -> None:
     assert "note:" not in pull.out
     as_json = cli("check", SHOP, "--at", AT, "--format", "json")
     assert "note" not in as_json.out
-    # an incident is judged by no policy that skips local runs: nothing to say
+    # governance judges changes to incidents on pull requests only: the note names it
     incident = cli("check", SHOP / "incidents", "--at", AT)
-    assert "note:" not in incident.out
+    assert "approvals were not judged (not run: governance)" in incident.out
 
 
 def test_a_release_plan_alone_needs_no_word_on_lead_times(cli) -> None:

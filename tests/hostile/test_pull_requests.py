@@ -547,6 +547,119 @@ def test_a_change_into_an_unreadable_freeze_is_not_a_silent_pass(
     }
 
 
+# --- incidents: what error budgets are counted from ----------------------------------------------
+
+INCIDENT = "incidents/INC-2024-0125.yaml"
+
+
+def edit(root: Path, relative: str, old: str, new: str) -> None:
+    text = (root / relative).read_text(encoding="utf-8")
+    assert old in text, old
+    (root / relative).write_text(text.replace(old, new), encoding="utf-8")
+
+
+def spent(root: Path) -> None:
+    """checkout's January budget (44.6 minutes) spent by INC-2024-0125."""
+    edit(root, INCIDENT, "downtime: 15m", "downtime: 60m")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("downtime: 60m", "downtime: 5m"),
+        ("slaImpact: true", "slaImpact: false"),
+        ("environment: production", "environment: staging"),
+        ('resolvedAt: "2024-01-11T11:15:00Z"', 'resolvedAt: "2024-01-11T10:16:00Z"'),
+        ("services: [checkout]", "services: [catalog]"),
+        None,
+    ],
+    ids=["shorter", "uncounted", "staging", "resolved-early", "other-service", "deleted"],
+)
+def test_freeing_a_spent_budget_by_editing_an_incident_needs_a_policy_owner(
+    cli, tmp_path: Path, git_repo: GitRepo, how: tuple[str, str] | None
+) -> None:
+    shop = Shop(git_repo, spent)
+    if how is None:
+        shop.remove(INCIDENT)
+    else:
+        edit(shop.root, INCIDENT, *how)
+    head = shop.head()
+    ctx = context(tmp_path / "c.json", [INCIDENT], head, shop.base)
+    code, verdict = judged(cli, shop.root, ctx)
+    assert (code, failing(verdict)) == (
+        1,
+        [("governance/incident-change-approval", "INC-2024-0125")],
+    )
+    assert "needs an approval from role policy-owners (held by team acme-shop/platform)" in (
+        message(verdict, "governance/incident-change-approval")
+    )
+    (described,) = verdict["judged"]["documents"]
+    assert [a["role"] for a in described["approvals"]] == ["policy-owners"]
+    reviews = [review("grace", "APPROVED", head)]
+    ctx = context(tmp_path / "ok.json", [INCIDENT], head, shop.base, reviews=reviews)
+    assert judged(cli, shop.root, ctx)[0] == 0
+
+
+def test_an_incident_edit_that_charges_the_same_and_a_new_incident_need_nobody(
+    cli, tmp_path: Path, shop: Shop
+) -> None:
+    edit(shop.root, INCIDENT, "status: resolved", "status: closed")
+    edit(shop.root, INCIDENT, "  rootCause: The", "  rootCause: As the review found, the")
+    added = "incidents/INC-2024-0130.yaml"
+    text = (shop.root / INCIDENT).read_text(encoding="utf-8")
+    write(shop.root / added, text.replace("INC-2024-0125", "INC-2024-0130"))
+    head = shop.head()
+    ctx = context(tmp_path / "c.json", [INCIDENT, added], head, shop.base)
+    code, verdict = judged(cli, shop.root, ctx)
+    assert (code, failing(verdict)) == (0, [])
+    judged_ = {(d["name"], d["operation"]) for d in verdict["judged"]["documents"]}
+    assert judged_ == {("INC-2024-0125", "update"), ("INC-2024-0130", "create")}
+    assert all("approvals" not in d for d in verdict["judged"]["documents"])
+
+
+def test_an_incident_edit_without_a_base_to_compare_needs_the_owners(
+    cli, tmp_path: Path, shop: Shop
+) -> None:
+    edit(shop.root, INCIDENT, "status: resolved", "status: closed")
+    head = shop.head()
+    code, verdict = judged(cli, shop.root, context(tmp_path / "c.json", [INCIDENT], head))
+    assert code == 1
+    assert ("governance/incident-change-approval", "INC-2024-0125") in failing(verdict)
+
+
+def test_where_incident_owners_exist_they_approve_and_their_veto_holds(
+    cli, tmp_path: Path, git_repo: GitRepo
+) -> None:
+    def incident_owners(root: Path) -> None:
+        spent(root)
+        edit(
+            root,
+            "changegate.yaml",
+            "    policy-owners: {teams: [acme-shop/platform]}",
+            "    policy-owners: {teams: [acme-shop/platform]}\n"
+            "    incident-owners: {teams: [acme-shop/on-call]}",
+        )
+
+    shop = Shop(git_repo, incident_owners)
+    edit(shop.root, INCIDENT, "downtime: 60m", "downtime: 5m")
+    head = shop.head()
+    teams = {**TEAMS, "acme-shop/on-call": ["frank", "erin"]}
+
+    def verdict_with(*reviews: dict[str, Any]) -> list[tuple[str, str | None]]:
+        ctx = context(
+            tmp_path / "c.json", [INCIDENT], head, shop.base, reviews=list(reviews), teams=teams
+        )
+        return failing(judged(cli, shop.root, ctx)[1])
+
+    denied = [("governance/incident-change-approval", "INC-2024-0125")]
+    assert verdict_with(review("grace", "APPROVED", head)) == denied
+    assert verdict_with(review("frank", "APPROVED", head)) == []
+    assert (
+        verdict_with(review("frank", "APPROVED", head), review("erin", "CHANGES_REQUESTED", head))
+        == denied
+    )
+
+
 # --- vetoes -----------------------------------------------------------------------------------
 
 HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a"
