@@ -32,7 +32,7 @@ from engine.request.approvals import ApprovalSet, derive
 from engine.request.binding import binding
 from engine.request.context import RequestContext
 from engine.verdict import Report, Verdict
-from engine.workspace.inventory import Inventory, Workspace
+from engine.workspace.inventory import Inventory, Unread, Workspace
 
 if TYPE_CHECKING:
     from engine.judging.parallel import Shares
@@ -148,13 +148,7 @@ class Judge:
     @cached_property
     def library(self) -> Library:
         """The CEL functions' view of this run: every valid document, the calendar."""
-        changed = None
-        if self.targets.changed_paths is not None:
-            changed = frozenset(
-                (d.kind, d.name or "")
-                for d in self.inventory.documents
-                if self.targets.in_pull_request(d.path)
-            )
+        changed = self.targets.changed_names(self.inventory.documents)
         return Library(
             now=self.now,
             config=self.config,
@@ -162,7 +156,7 @@ class Judge:
             context=self.context,
             approvals=self.approvals,
             changed=changed,
-            unreadable=[why for _, why in self.inventory.unreadable_windows()],
+            unread=self.inventory.unread(),
         )
 
     @cached_property
@@ -259,11 +253,12 @@ class Judge:
 
     def _in_parallel(self) -> Outcomes | None:
         """The outcome of judging every document on several cores, or None where one process
-        is the better choice (a pull request, a small repository, policies reading docs)."""
+        is the better choice (a pull request, named documents: the verdict describes them, a
+        small repository, policies reading docs)."""
         jobs = self.options.jobs
-        if jobs == 1 or self.targets.changed_paths is not None:
+        if jobs == 1 or not self.targets.judged_all:
             return None
-        files = self.workspace.files(self.targets.explicit, repository=True)
+        files = self.workspace.files(repository=True)
         from engine.judging import parallel  # multiprocessing costs ~20 ms to import
 
         if not parallel.pays(jobs, len(files)):
@@ -280,9 +275,8 @@ class Judge:
         )
         return self._outcome_of_shares(parallel.judge_in_parallel(plan, files, count), len(files))
 
-    def _evaluator_over(self, documents: Sequence[Document]) -> Evaluator:
-        """An evaluator whose CEL functions see ``documents`` (a worker's share and the index
-        of the others)."""
+    def _evaluator_over(self, documents: Sequence[Document], unread: Sequence[Unread]) -> Evaluator:
+        """An evaluator over a worker's share and the others' index, told what none read."""
         return evaluator_for(
             policies=self.sources.policies,
             config=self.config,
@@ -292,6 +286,7 @@ class Judge:
             now=self.now,
             backend=self.options.backend,
             old_object=self.targets.old_object,
+            unread=unread,
         )
 
     def _outcome_of_shares(self, shares: Shares, files: int) -> Outcomes:

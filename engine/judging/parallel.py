@@ -3,7 +3,9 @@
 Each worker process (forked, so it shares the run's config, context, approvals and policies)
 loads, validates and judges a contiguous share of the files. Documents never cross processes:
 the workers exchange only what cross-document checks need (release plans, and the name,
-target and schedule of change requests), and the parent compares names across shares.
+target and schedule of change requests), and the parent compares names across shares and
+tells every worker what no share could read (a window or incident that is unknown in one share
+leaves every share's questions about time and budgets unanswered).
 Moving whole documents between processes costs more than judging them, which is why.
 
 Used only where it pays and is safe: Linux (fork), at least two cores, thousands of files,
@@ -29,7 +31,14 @@ from engine.findings import Evaluation, Finding, Outcome, Severity
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator
 from engine.workspace.discovery import Found
-from engine.workspace.inventory import Workspace, inventory_rules
+from engine.workspace.inventory import (
+    READ_ACROSS,
+    Unread,
+    Workspace,
+    in_order,
+    inventory_rules,
+    unread,
+)
 
 MAX_WORKERS: Final = 4
 PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
@@ -46,7 +55,9 @@ class Plan:
 
     workspace: Workspace
     is_target: Callable[[Path], bool]
-    evaluator: Callable[[Sequence[Document]], Evaluator]
+    # an evaluator over documents (a share and the others' index), told what no share could
+    # read (path, kind, why)
+    evaluator: Callable[[Sequence[Document], Sequence[Unread]], Evaluator]
 
 
 # for a document of a worker: (its path and index), where the other of its name is (path,
@@ -60,6 +71,7 @@ class Loaded:
 
     names: list[tuple[str, str, str, int, int]]  # kind, name, path, index in file, line
     findings: list[Finding]
+    unread: list[Unread]  # what cross-document questions cannot see
     documents: int
     rules: set[str]
 
@@ -197,14 +209,16 @@ def _work(plan: Plan, files: list[Found], connection: Connection) -> None:
                     if d.name is not None
                 ],
                 findings=findings,
+                unread=unread(findings, documents, valid),
                 documents=len(documents),
                 rules=inventory_rules(documents),
             )
         )
         connection.send_bytes(_shared(valid))  # after the message: a failure arrives instead
         duplicates: list[_Duplicate] = connection.recv()
+        everywhere: list[Unread] = connection.recv()
         foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
-        connection.send(_judge_share(plan, documents, valid, foreign, duplicates))
+        connection.send(_judge_share(plan, documents, valid, foreign, duplicates, everywhere))
     except BaseException:
         connection.send(WorkerError(f"a worker failed:\n{traceback.format_exc()}"))
     finally:
@@ -217,8 +231,10 @@ def _judge_share(
     valid: list[Document],
     foreign: list[Document],
     duplicates: list[_Duplicate],
+    everywhere: list[Unread],
 ) -> Judged:
-    """Judge a share's valid targets with the CEL functions seeing every share's index."""
+    """Judge a share's valid targets with the CEL functions seeing every share's index, and
+    knowing what none of the shares could read (an invalid freeze closes time in all)."""
     own: dict[tuple[str, int], Document] = {(str(d.path), d.index): d for d in documents}
     duplicate_findings = []
     for key, other_path, line, other, first in duplicates:
@@ -234,7 +250,7 @@ def _judge_share(
     doubled = {key for key, *_ in duplicates}
     valid = [d for d in valid if (str(d.path), d.index) not in doubled]
     targets = [d for d in valid if plan.is_target(d.path)]
-    evaluator = plan.evaluator([*valid, *foreign])
+    evaluator = plan.evaluator([*valid, *foreign], everywhere)
     found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
     return Judged(
         findings=[*duplicate_findings, *found],
@@ -293,6 +309,23 @@ def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
     return duplicates
 
 
+def _everywhere(loaded: Sequence[Loaded]) -> list[Unread]:
+    """What no share could read: each share's, and the windows and incidents whose name
+    another has (invalid, as in one process)."""
+    found = {(path, kind): why for part in loaded for path, kind, why in part.unread}
+    named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for part in loaded:
+        for kind, name, path, _, _ in part.names:
+            if kind in READ_ACROSS:
+                named.setdefault((kind, name.casefold()), []).append((kind, name, path))
+    for members in named.values():
+        if len(members) < 2:
+            continue
+        for kind, name, path in members:
+            found.setdefault((Path(path), kind), f"{kind} {name} is invalid")
+    return in_order(found)
+
+
 def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
     context = multiprocessing.get_context("fork")
     shares = split(files, count)
@@ -312,8 +345,10 @@ def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
             loaded.append(_receive(channel))
             blobs.append(_receive_bytes(channel))
         duplicates = _duplicates(loaded)
+        everywhere = _everywhere(loaded)
         for worker, channel in enumerate(channels):
             channel.send(duplicates[worker])
+            channel.send(everywhere)
             channel.send(len(channels) - 1)
             for other, blob in enumerate(blobs):
                 if other != worker:

@@ -8,6 +8,7 @@ the base revision (``--policies-from``, else the context's base commit).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
@@ -150,6 +151,12 @@ class Targets:
             return frozenset()
         changed = self.git.changed_since(self.base_revision)
         return frozenset(p for p in self.git.files(self.base_revision) if p not in changed)
+
+    def changed_names(self, documents: Sequence[Document]) -> frozenset[tuple[str, str]] | None:
+        """(kind, name) of the documents the pull request changes; None outside one."""
+        if self.changed_paths is None:
+            return None
+        return frozenset((d.kind, d.name or "") for d in documents if self.in_pull_request(d.path))
 
     def old_object(self, document: Document) -> Any:
         """The document as it is at the base revision (``oldObject``), or None."""

@@ -24,6 +24,7 @@ from engine.policy.sources import DEFAULT_OPERATIONS, CompiledPolicy, Policy, Ru
 from engine.request.approvals import ApprovalSet
 from engine.request.context import RequestContext
 from engine.time.instants import format_instant
+from engine.workspace.inventory import Unread
 
 _READS_VARIABLES: Final = re.compile(r"\bvariables\b")
 
@@ -325,8 +326,10 @@ def evaluator_for(
     old_object: Callable[[Document], Any] = lambda document: None,
     operation: Callable[[Document], str] | None = None,
     library: Library | None = None,
+    unread: Sequence[Unread] = (),
 ) -> Evaluator:
-    """An evaluator over these documents: the CEL functions see exactly them."""
+    """An evaluator over these documents: the CEL functions see exactly them (and know what
+    ``unread`` says could not be read)."""
     if library is None:
         library = Library(
             now=now,
@@ -335,6 +338,7 @@ def evaluator_for(
             context=context,
             approvals=approvals,
             changed=changed,
+            unread=unread,
         )
     runtime = cel.create(backend, CEL_VARIABLES, library.functions())
 

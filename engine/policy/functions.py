@@ -68,8 +68,9 @@ DECLARATIONS: Final[tuple[tuple[str, tuple[CelType, ...], CelType, str], ...]] =
      "The service's error budget at now() (null without an SLO in changegate.yaml): "
      '{service, target, period, start, end, allowedMinutes, usedMinutes, remainingMinutes, '
      'remaining (fraction left: 1 untouched, 0 or less spent), burnRate, exhausted, low (below '
-     'slo.warnBelow), warnBelow (fraction), incidents (names), summary (a sentence)}; numbers '
-     'are doubles.'),
+     'slo.warnBelow), warnBelow (fraction), incidents (names), summary (a sentence), unknown '
+     '(an incident file could not be read: exhausted is then true, fail closed)}; numbers are '
+     'doubles.'),
     ('ignoredApprovals', (), CelType.STRING_LIST,
      'Why reviews did not count as approvals, one sentence each.'),
     ('vetoes', (CelType.STRING,), CelType.STRING_LIST,

@@ -26,6 +26,7 @@ from engine.time.durations import LeadTime, parse_lead_time
 from engine.time.instants import parse_datetime
 from engine.time.windows import Target
 from engine.time.zones import zone
+from engine.workspace.inventory import WINDOW_KINDS, Unread, of_kinds
 
 
 class Library:
@@ -40,17 +41,19 @@ class Library:
         context: RequestContext,
         approvals: ApprovalSet,
         changed: frozenset[tuple[str, str]] | None,
-        unreadable: Sequence[str] = (),
+        unread: Sequence[Unread] = (),
     ) -> None:
-        """``unreadable`` says why windows may be missing from ``documents`` (a file that
-        cannot be read, an invalid window): a question about time then cannot be answered."""
+        """``unread`` says what may be missing from ``documents`` (files that cannot be read,
+        invalid windows and incidents): a question about time then cannot be answered, and
+        error budgets are taken as spent."""
         self.now = now
         self.config = config
         self.documents = documents
         self.context = context
         self.approvals = approvals
         self.changed = changed  # (kind, name) of documents the pull request changes
-        self.unreadable = tuple(unreadable)
+        self.unreadable = tuple(why for _, why in of_kinds(unread, WINDOW_KINDS))
+        self.uncounted = tuple(why for _, why in of_kinds(unread, {"Incident"}))
         self._budgets: dict[str, budgets.Budget | None] = {}
 
     # --- indexes, built on first use -------------------------------------------------------
@@ -74,7 +77,9 @@ class Library:
             self._budgets[service] = (
                 None
                 if slo is None
-                else budgets.compute(slo, self._outages, self.now, self.config.timezone)
+                else budgets.compute(
+                    slo, self._outages, self.now, self.config.timezone, unread=self.uncounted
+                )
             )
         return self._budgets[service]
 

@@ -231,6 +231,7 @@ class Budget:
     window: Window
     at: datetime
     charges: tuple[Charge, ...]
+    unread: tuple[str, ...] = ()  # why incidents may be missing (fail closed: spent)
 
     @property
     def service(self) -> str:
@@ -272,8 +273,14 @@ class Budget:
         return self.used / (self.allowed * self.elapsed)
 
     @property
+    def unknown(self) -> bool:
+        """Whether an incident that may charge it could not be read."""
+        return bool(self.unread)
+
+    @property
     def exhausted(self) -> bool:
-        return self.used >= self.allowed
+        """Spent, or not known not to be (an incident could not be read)."""
+        return self.unknown or self.used >= self.allowed
 
     @property
     def low(self) -> bool:
@@ -285,6 +292,12 @@ class Budget:
         """One sentence, as the gate and the rule say it."""
         period = f"for {self.window.label}"
         burn = f"burn rate {self.burn_rate:.1f}x"
+        if self.unknown:
+            more = f" (and {len(self.unread) - 1} more)" if len(self.unread) > 1 else ""
+            return (
+                f"{self.service}'s error budget {period} cannot be counted, so it is taken as "
+                f"spent: {self.unread[0]}{more}; fix it (changegate validate)"
+            )
         if self.exhausted:
             return (
                 f"{self.service}'s error budget {period} is spent: {self.used:.1f} of "
@@ -310,6 +323,7 @@ class Budget:
             "remaining": round(self.remaining, 4),
             "burnRate": round(self.burn_rate, 2),
             "exhausted": self.exhausted,
+            "unknown": self.unknown,
             "low": self.low,
             "warnBelow": round(self.slo.warn_below / 100, 4),
             "incidents": [c.incident for c in self.charges if c.minutes > 0],
@@ -331,8 +345,10 @@ def compute(
     at: datetime,
     zone_name: str,
     window: Window | None = None,
+    unread: Sequence[str] = (),
 ) -> Budget:
-    """The service's budget in ``window`` (default: the period of ``at``) as of ``at``."""
+    """The service's budget in ``window`` (default: the period of ``at``) as of ``at``;
+    ``unread`` says why incidents may be missing from ``found``."""
     window = window or slo.window(at, zone_name)
     charges = []
     for outage in found:
@@ -347,7 +363,7 @@ def compute(
             charges.append(Charge(outage.name, 0.0, outage.detected, resolved, note))
             continue
         charges.append(Charge(outage.name, minutes, outage.detected, resolved))
-    return Budget(slo, window, at, tuple(charges))
+    return Budget(slo, window, at, tuple(charges), tuple(unread))
 
 
 def burn_down(

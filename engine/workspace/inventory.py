@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -74,17 +74,51 @@ class Inventory:
         """Where a freeze or change window may hide unread: files (or parts of files) that
         could not be read as documents, and window documents that are invalid; each with why.
         A decision about time cannot be made while any of them is unknown."""
-        found: dict[Path, str] = {}
-        for finding in self.findings:
-            if finding.denies and finding.rule in _UNREADABLE_RULES:
-                found.setdefault(finding.path, f"{display_path(finding.path)} cannot be read")
-        valid = {id(d) for d in self.valid}
-        for document in self.documents:
-            if document.kind in {"FreezeWindow", "ChangeWindow"} and id(document) not in valid:
-                found.setdefault(
-                    document.path, f"{document.kind} {document.name or '?'} is invalid"
-                )
-        return sorted(found.items(), key=lambda item: str(item[0]))
+        return of_kinds(self.unread(), WINDOW_KINDS)
+
+    def unread(self) -> list[Unread]:
+        return unread(self.findings, self.documents, self.valid)
+
+
+WINDOW_KINDS: Final = frozenset({"FreezeWindow", "ChangeWindow"})
+Unread = tuple[Path, str, str]  # path, kind ("" for a file that cannot be read), why
+# kinds other documents' verdicts are computed from: unknown ones make those verdicts unknown
+READ_ACROSS: Final = WINDOW_KINDS | {"Incident"}
+
+
+def unread(
+    findings: Sequence[Finding], documents: Sequence[Document], valid: Sequence[Document]
+) -> list[Unread]:
+    """(path, kind, why) of what cross-document questions cannot see: files (or parts of
+    files) that could not be read as documents (kind ""), and invalid windows and incidents."""
+    found: dict[tuple[Path, str], str] = {}
+    for finding in findings:
+        if finding.denies and finding.rule in _UNREADABLE_RULES:
+            found.setdefault((finding.path, ""), f"{display_path(finding.path)} cannot be read")
+    ok = {id(d) for d in valid}
+    for document in documents:
+        if document.kind in READ_ACROSS and id(document) not in ok:
+            found.setdefault(
+                (document.path, document.kind), f"{document.kind} {document.name or '?'} is invalid"
+            )
+    return in_order(found)
+
+
+def in_order(found: dict[tuple[Path, str], str]) -> list[Unread]:
+    """(path, kind): why, as entries in the order of their paths."""
+    return sorted(
+        ((path, kind, why) for (path, kind), why in found.items()), key=lambda e: (str(e[0]), e[1])
+    )
+
+
+def of_kinds(entries: Sequence[Unread], kinds: Set[str]) -> list[tuple[Path, str]]:
+    """(path, why) of the entries that may hide a document of ``kinds``, one per path (a file
+    that cannot be read first)."""
+    found: dict[Path, str] = {}
+    for path, kind, why in entries:
+        if kind == "" or kind in kinds:
+            found.setdefault(path, why)
+    return list(found.items())
 
 
 @dataclass(frozen=True)

@@ -343,30 +343,47 @@ spec:
 """
 
 
+def ready_for_january(tmp_path: Path, incident: str) -> Path:
+    """acme-shop with ``incident`` as INC-2024-0131, the critical fix 2.4.1, and 2.5.0 signed
+    off with a go: nothing but the budget can hold 2.5.0."""
+    root = shop(tmp_path)
+    write(root / "incidents" / "INC-2024-0131.yaml", incident)
+    write(root / "releases" / "checkout-v2.4.1.yaml", HOTFIX)
+    plan = root / "releases" / "checkout-v2.5.0.yaml"
+    plan.write_text(
+        plan.read_text()
+        .replace("done: false, owner: dana", "done: true, owner: dana")
+        .replace("decision: pending", "decision: go")
+    )
+    return root
+
+
+JANUARY = ("--context", CONTEXTS / "deploy-checkout-2.5.0.yaml", "--at", "2024-01-25T11:00:00Z")
+
+
+def deploys_in_january(cli) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gate's verdicts for 2.5.0, held by the budget alone, and the fix 2.4.1, which
+    passes."""
+    code, held = gate(cli, *CHECKOUT, "--version", "2.5.0", *JANUARY)
+    assert (code, rules(held)) == (
+        1, ["gate/protected-environment", "release-readiness/error-budget"],
+    )  # fmt: skip
+    code, fix = gate(cli, *CHECKOUT, "--version", "2.4.1", *JANUARY)
+    assert (code, rules(fix)) == (0, [])
+    return held, fix
+
+
 def test_a_spent_error_budget_holds_a_minor_release_but_not_a_critical_fix(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # checkout's January: INC-2024-0125 used 15 minutes and INC-2024-0131 40, so 55 of the
     # 44.64 minutes 99.9% allows; on the 25th at 12:00 local 24.5 of 31 days are gone, so the
     # budget for the time gone is 35.28 minutes and the burn rate 55 / 35.28 = 1.6x
-    root = shop(tmp_path)
-    write(root / "incidents" / "INC-2024-0131.yaml", SPENT_INCIDENT)
-    write(root / "releases" / "checkout-v2.4.1.yaml", HOTFIX)
-    plan = root / "releases" / "checkout-v2.5.0.yaml"
-    plan.write_text(  # UAT signed off and a go: nothing but the budget holds 2.5.0 now
-        plan.read_text()
-        .replace("done: false, owner: dana", "done: true, owner: dana")
-        .replace("decision: pending", "decision: go")
-    )
-    monkeypatch.chdir(root)
+    monkeypatch.chdir(ready_for_january(tmp_path, SPENT_INCIDENT))
     spent = (
         "checkout's error budget for 2024-01 is spent: 55.0 of 44.6 minutes used, burn rate 1.6x"
     )
-    context = ("--context", CONTEXTS / "deploy-checkout-2.5.0.yaml", "--at", "2024-01-25T11:00:00Z")
-    code, verdict = gate(cli, *CHECKOUT, "--version", "2.5.0", *context)
-    assert (code, rules(verdict)) == (
-        1, ["gate/protected-environment", "release-readiness/error-budget"],
-    )  # fmt: skip
+    verdict, fix = deploys_in_january(cli)
     assert verdict["gate"]["reasons"] == [
         f"ReleasePlan checkout-v2.5.0: {spent}: until it recovers only emergency changes and "
         "releases of critical or high fixes may deploy (error budget policy); ship this after the "
@@ -376,15 +393,13 @@ def test_a_spent_error_budget_holds_a_minor_release_but_not_a_critical_fix(
     ]
     finding = verdict["findings"][-1]
     assert (finding["severity"], finding["document"]["line"]) == ("deny", 10)  # spec.type
-    code, verdict = gate(cli, *CHECKOUT, "--version", "2.4.1", *context)
-    assert (code, rules(verdict)) == (0, [])
-    assert verdict["gate"]["reasons"] == [
+    assert fix["gate"]["reasons"] == [
         "no freeze applies to checkout in production now",
         "release checkout-v2.4.1 passes its deploy checks",
         spent,
     ]
     # the text form says so to the person deploying
-    text = cli("gate", *CHECKOUT, "--version", "2.5.0", *context)
+    text = cli("gate", *CHECKOUT, "--version", "2.5.0", *JANUARY)
     assert text.code == 1
     assert spent in text.out
     # a pull request changing the release only warns: the deploy is where it holds
@@ -395,3 +410,18 @@ def test_a_spent_error_budget_holds_a_minor_release_but_not_a_critical_fix(
     assert [
         (f["rule"], f["severity"]) for f in verdict["findings"] if f["rule"].endswith("budget")
     ] == [("release-readiness/error-budget", "warn")]
+    assert code == 0
+
+
+def test_an_incident_that_cannot_be_read_holds_a_release_as_a_spent_budget(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invalid incident may be the one that spends the budget: fail closed. The critical
+    fix still ships, as under a spent budget."""
+    monkeypatch.chdir(ready_for_january(tmp_path, SPENT_INCIDENT.replace("SEV-", "SEV-X")))
+    unknown = (
+        "checkout's error budget for 2024-01 cannot be counted, so it is taken as spent: "
+        "Incident INC-2024-0131 is invalid; fix it (changegate validate)"
+    )
+    verdict, _ = deploys_in_january(cli)
+    assert verdict["gate"]["reasons"][-1] == unknown

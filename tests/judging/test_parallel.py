@@ -11,7 +11,7 @@ import pytest
 
 from engine.judging import parallel
 from engine.workspace.inventory import Workspace
-from tests.support.files import ROOT, write
+from tests.support.files import ROOT, copy_example, write
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
 
@@ -109,3 +109,61 @@ def test_reports_of_every_evaluation_agree_across_processes(
         outputs.append(result.out)
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) > 50_000  # every evaluation (JUnit) or rule (SARIF) is in it
+
+
+@pytest.mark.parametrize("how", ["invalid", "named twice"])
+def test_what_no_share_could_read_leaves_every_share_closed(cli, tmp_path: Path, how: str) -> None:
+    """An invalid freeze or incident in one share (or two of one name): the change and the
+    release another share judges fail as in one process (they cannot be checked, the budget
+    cannot be counted), not pass for want of the document or with one of the two."""
+    copy_example(tmp_path)
+    for relative, old, new in [
+        ("freezes/weekend-freeze.yaml", "level: soft", "level: mushy"),
+        ("incidents/INC-2024-0125.yaml", "severity: SEV-2", "severity: SEV-9"),
+    ]:
+        path = tmp_path / relative
+        if how == "invalid":
+            path.write_text(path.read_text().replace(old, new))
+        else:  # a second copy, sorted after the first, in the share that does not judge them
+            write(tmp_path / "releases" / f"zz-{path.name}", path.read_text())
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli(
+            "check", tmp_path, "--at", "2024-01-20T12:00:00Z", "--format", "json", "--jobs", jobs
+        )
+        assert result.code == 1, result.err
+        data = json.loads(result.out)
+        data.pop("engine")
+        outputs.append(data)
+    assert outputs[0] == outputs[1]
+    failed = {
+        (f["rule"], f["document"]["name"]): f["message"]
+        for f in outputs[0]["findings"]
+        if f["outcome"] == "fail"
+    }
+    assert (
+        "FreezeWindow weekend-freeze is invalid"
+        in (failed["change-freeze/no-freeze-conflict", "CHG-2024-0160"])
+    )
+    assert failed["release-readiness/error-budget", "checkout-v2.5.0"].startswith(
+        "checkout's error budget for 2024-01 cannot be counted, so it is taken as spent: "
+        "Incident INC-2024-0125 is invalid"
+    )
+
+
+def test_documents_named_on_the_command_line_are_described_with_any_jobs(
+    cli, tmp_path: Path
+) -> None:
+    copy_example(tmp_path)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli(
+            "check", tmp_path / "changes" / "CHG-2024-0160.yaml", "--at", "2024-01-20T12:00:00Z",
+            "--format", "json", "--jobs", jobs,
+        )  # fmt: skip
+        assert result.code in {0, 1}, result.err
+        data = json.loads(result.out)
+        data.pop("engine")
+        outputs.append(data)
+    assert outputs[0] == outputs[1]
+    assert [d["name"] for d in outputs[0]["judged"]["documents"]] == ["CHG-2024-0160"]

@@ -156,7 +156,7 @@ def test_error_budget_is_one_json_like_value_on_both_backends() -> None:
         "start": "2024-02-29T23:00:00Z", "end": "2024-03-31T22:00:00Z",
         "allowedMinutes": 44.58, "usedMinutes": 30.0, "remainingMinutes": 14.58,
         "remaining": 0.3271, "burnRate": 1.07, "exhausted": False, "low": False,
-        "warnBelow": 0.2, "incidents": ["INC-7"],
+        "unknown": False, "warnBelow": 0.2, "incidents": ["INC-7"],
         "summary": "checkout's error budget for 2024-03: 14.6 of 44.6 minutes left (33%), "
         "burn rate 1.1x",
     }  # fmt: skip
@@ -176,3 +176,25 @@ def test_error_budget_is_one_json_like_value_on_both_backends() -> None:
                 backend,
                 expression,
             )
+
+
+def test_a_budget_with_an_incident_that_cannot_be_read_is_taken_as_spent() -> None:
+    lib = library(INCIDENT, services=SERVICES)
+    unread = [
+        (Path("incidents/b.yaml"), "Incident", "Incident INC-8 is invalid"),
+        (Path("x/broken.yaml"), "", "x/broken.yaml cannot be read"),
+        (Path("freezes/f.yaml"), "FreezeWindow", "FreezeWindow f is invalid"),
+    ]
+    lib = Library(
+        now=lib.now, config=lib.config, documents=lib.documents, context=lib.context,
+        approvals=lib.approvals, changed=None, unread=unread,
+    )  # fmt: skip
+    budget = lib.fn_error_budget("checkout")
+    assert budget is not None
+    assert (budget["unknown"], budget["exhausted"], budget["usedMinutes"]) == (True, True, 30.0)
+    assert budget["summary"] == (
+        "checkout's error budget for 2024-03 cannot be counted, so it is taken as spent: "
+        "Incident INC-8 is invalid (and 1 more); fix it (changegate validate)"
+    )
+    assert lib.unreadable == ("x/broken.yaml cannot be read", "FreezeWindow f is invalid")
+    assert library(INCIDENT, services=SERVICES).fn_error_budget("checkout")["unknown"] is False
