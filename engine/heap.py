@@ -1,10 +1,11 @@
 """How a run treats Python's cycle collector.
 
 Loading builds hundreds of thousands of objects (documents, their data, the cache's index)
-that live until the run ends and hold no reference cycles. The collector would walk them
-again and again while they are built, and after, finding nothing to free: two thirds of a
-warm load's time. So loading pauses it, and a run that ends with its process (the command
-line) sets what it loaded aside for good (``gc.freeze``). A process that runs on (the App)
+that live until the run ends and hold no reference cycles, and judging adds as many (records,
+findings, what CEL is handed). The collector would walk them again and again while they are
+built, and after, finding nothing to free: two thirds of a warm load's time, and a sixth of
+judging's. So loading and judging pause it, and a run that ends with its process (the command
+line) sets what it made aside for good (``gc.freeze``). A process that runs on (the App)
 does not: there, everything stays collectable.
 """
 

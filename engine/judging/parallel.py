@@ -1,11 +1,14 @@
 """Judging a large repository on several cores.
 
 Each worker process (forked, so it shares the run's config, context, approvals and policies)
-loads, validates and judges a contiguous share of the files. Documents never cross processes:
-the workers exchange only what cross-document checks need (release plans, and the name,
-target and schedule of change requests), and the parent compares names across shares and
-tells every worker what no share could read (a window or incident that is unknown in one share
-leaves every share's questions about time and budgets unanswered).
+loads, validates and judges a share of the files: every n-th file, so that each share holds
+as many of each folder's documents (and kinds, whose rules cost differently) as the others.
+File order is path order (``Workspace.files`` sorts by it), so the parent restores it by path.
+Documents never cross processes: the workers exchange only what cross-document checks need
+(release plans, and the name, target and schedule of change requests), and the parent
+compares names across shares and tells every worker what no share could read (a window or
+incident that is unknown in one share leaves every share's questions about time and budgets
+unanswered).
 Moving whole documents between processes costs more than judging them, which is why.
 
 Used only where it pays and is safe: Linux (fork), at least two cores, thousands of files,
@@ -14,6 +17,7 @@ every document judged, and no policy reading ``docs`` (that needs every document
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import os
 import pickle
@@ -28,6 +32,7 @@ from typing import Any, Final
 from engine.documents.model import Document, duplicate_message, schema_rule
 from engine.documents.sourcemap import Position, SourceMap
 from engine.findings import Evaluation, Finding, Outcome, Severity
+from engine.heap import collector_paused
 from engine.paths import display_path
 from engine.policy.evaluation import Evaluator
 from engine.workspace.discovery import Found
@@ -76,33 +81,43 @@ class Loaded:
     rules: set[str]
 
 
+_Row = tuple[str, str, str, str, str | None]  # rule, outcome, severity, kind, name
+
+
 class Packed:
     """A worker's evaluations as plain values (they pickle ten times faster than records of
-    enums and paths), made records again only if a report reads them (JUnit, SARIF, decision
-    records); the rules that ran travel beside them, for the verdict's count."""
+    enums and paths), grouped by file in the share's order, made records again only if a
+    report reads them (JUnit, SARIF, decision records); the rules that ran travel beside them,
+    for the verdict's count."""
 
     def __init__(self, evaluations: Sequence[Evaluation]) -> None:
-        paths: dict[Path | None, int] = {}
-        self.paths: list[str | None] = []
-        self.rows: list[tuple[str, str, str, str, str | None, int]] = []
+        self.files: list[tuple[str, list[_Row]]] = []  # path ("" for none), its evaluations
+        last: object = self  # no evaluation's path
         for e in evaluations:
-            at = paths.get(e.path)
-            if at is None:
-                at = paths[e.path] = len(self.paths)
-                self.paths.append(None if e.path is None else str(e.path))
-            self.rows.append((e.rule, e.outcome.value, e.severity.value, e.kind, e.name, at))
+            if e.path != last:
+                last = e.path
+                self.files.append(("" if e.path is None else str(e.path), []))
+            self.files[-1][1].append((e.rule, e.outcome.value, e.severity.value, e.kind, e.name))
         self.ran = {e.rule for e in evaluations if e.outcome is not Outcome.SKIP}
 
-    def unpacked(self) -> list[Evaluation]:
-        paths = [None if p is None else Path(p) for p in self.paths]
-        return [
-            Evaluation(rule, Outcome(outcome), Severity(severity), kind, name, paths[at])
-            for rule, outcome, severity, kind, name, at in self.rows
+    def __len__(self) -> int:
+        return sum(len(rows) for _, rows in self.files)
+
+
+def _unpacked(files: Iterator[tuple[str, list[_Row]]]) -> list[Evaluation]:
+    records = []
+    for path, rows in files:
+        where = Path(path) if path else None
+        records += [
+            Evaluation(rule, Outcome(outcome), Severity(severity), kind, name, where)
+            for rule, outcome, severity, kind, name in rows
         ]
+    return records
 
 
 class Evaluations(Sequence[Evaluation]):
-    """Every worker's evaluations, made records on first use."""
+    """Every worker's evaluations in file order (as one process gives them), made records on
+    first use."""
 
     def __init__(self, packs: Sequence[Packed]) -> None:
         self._packs = packs
@@ -110,11 +125,12 @@ class Evaluations(Sequence[Evaluation]):
 
     def _all(self) -> list[Evaluation]:
         if self._records is None:
-            self._records = [e for pack in self._packs for e in pack.unpacked()]
+            merged = heapq.merge(*(pack.files for pack in self._packs), key=lambda f: f[0])
+            self._records = _unpacked(merged)
         return self._records
 
     def __len__(self) -> int:
-        return sum(len(pack.rows) for pack in self._packs)
+        return sum(len(pack) for pack in self._packs)
 
     def __getitem__(self, index: Any) -> Any:
         return self._all()[index]
@@ -152,13 +168,8 @@ def workers(jobs: int | None, files: int) -> int:
 
 
 def split(files: Sequence[Found], count: int) -> list[list[Found]]:
-    size, extra = divmod(len(files), count)
-    shares, start = [], 0
-    for i in range(count):
-        end = start + size + (1 if i < extra else 0)
-        shares.append(list(files[start:end]))
-        start = end
-    return shares
+    """Every ``count``-th file to each share: folders (and kinds) spread evenly."""
+    return [list(files[i::count]) for i in range(count)]
 
 
 _SHARED_SPEC: Final = {
@@ -200,29 +211,34 @@ def _documents(blob: bytes) -> list[Document]:
 def _work(plan: Plan, files: list[Found], connection: Connection) -> None:
     """A worker: load and validate its share, exchange the index, judge its targets."""
     try:
-        documents, valid, findings = plan.workspace.load_files(files)
-        connection.send(
-            Loaded(
-                names=[
-                    (d.kind, d.name, str(d.path), d.index, d.line)
-                    for d in documents
-                    if d.name is not None
-                ],
-                findings=findings,
-                unread=unread(findings, documents, valid),
-                documents=len(documents),
-                rules=inventory_rules(documents),
-            )
-        )
-        connection.send_bytes(_shared(valid))  # after the message: a failure arrives instead
-        duplicates: list[_Duplicate] = connection.recv()
-        everywhere: list[Unread] = connection.recv()
-        foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
-        connection.send(_judge_share(plan, documents, valid, foreign, duplicates, everywhere))
+        with collector_paused():  # what a worker makes lives until it ends (heap.py)
+            _exchange_and_judge(plan, files, connection)
     except BaseException:
         connection.send(WorkerError(f"a worker failed:\n{traceback.format_exc()}"))
     finally:
         connection.close()
+
+
+def _exchange_and_judge(plan: Plan, files: list[Found], connection: Connection) -> None:
+    documents, valid, findings = plan.workspace.load_files(files)
+    connection.send(
+        Loaded(
+            names=[
+                (d.kind, d.name, str(d.path), d.index, d.line)
+                for d in documents
+                if d.name is not None
+            ],
+            findings=findings,
+            unread=unread(findings, documents, valid),
+            documents=len(documents),
+            rules=inventory_rules(documents),
+        )
+    )
+    connection.send_bytes(_shared(valid))  # after the message: a failure arrives instead
+    duplicates: list[_Duplicate] = connection.recv()
+    everywhere: list[Unread] = connection.recv()
+    foreign = [d for _ in range(connection.recv()) for d in _documents(connection.recv_bytes())]
+    connection.send(_judge_share(plan, documents, valid, foreign, duplicates, everywhere))
 
 
 def _judge_share(
@@ -296,13 +312,14 @@ class Shares:
 def _duplicates(loaded: Sequence[Loaded]) -> list[list[_Duplicate]]:
     """Per worker, its documents whose kind and name (whatever the case) another has."""
     groups: dict[tuple[str, str], list[tuple[int, str, str, int, int]]] = {}
-    for worker, part in enumerate(loaded):  # shares are contiguous: this is file order
+    for worker, part in enumerate(loaded):
         for kind, name, path, index, line in part.names:
             groups.setdefault((kind, name.casefold()), []).append((worker, name, path, index, line))
     duplicates: list[list[_Duplicate]] = [[] for _ in loaded]
     for members in groups.values():
         if len(members) < 2:
             continue
+        members.sort(key=lambda m: (m[2], m[3]))  # file order: by path, then within the file
         for position, (worker, _, path, index, _) in enumerate(members):
             _, name, other_path, _, line = members[1] if position == 0 else members[0]
             duplicates[worker].append(((path, index), other_path, line, name, position == 0))

@@ -19,6 +19,7 @@ from engine.documents.config import Config
 from engine.documents.model import Document
 from engine.documents.sourcemap import FieldPath
 from engine.findings import Evaluation, Finding, Outcome, Severity
+from engine.heap import collector_paused
 from engine.policy.library import Library
 from engine.policy.sources import DEFAULT_OPERATIONS, CompiledPolicy, Policy, Rule, compile_policies
 from engine.request.approvals import ApprovalSet
@@ -118,18 +119,21 @@ class Evaluator:
     ) -> tuple[list[Finding], list[Evaluation]]:
         findings: list[Finding] = []
         records: list[Evaluation] = []
-        for document in documents:
-            judged = self._document(document, findings, records)
-            if not judged and changed(document):
-                findings.append(
-                    document.finding(
-                        rules.UNMATCHED,
-                        f"no policy rule judged this {document.kind} on a {self.event} event: "
-                        f"add a policy matching kind {document.kind}, or this change is not "
-                        "governed",
-                        severity=Severity.WARN,
+        # What judging makes (records, findings, values handed to CEL) lives until the report
+        # is written: the collector would walk it again and again for nothing.
+        with collector_paused():
+            for document in documents:
+                judged = self._document(document, findings, records)
+                if not judged and changed(document):
+                    findings.append(
+                        document.finding(
+                            rules.UNMATCHED,
+                            f"no policy rule judged this {document.kind} on a {self.event} "
+                            f"event: add a policy matching kind {document.kind}, or this "
+                            "change is not governed",
+                            severity=Severity.WARN,
+                        )
                     )
-                )
         return findings, records
 
     def _document(
