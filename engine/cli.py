@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -116,7 +118,31 @@ def parse_time(text: str, flag: str) -> datetime:
         ) from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def entry() -> NoReturn:
+    """The ``changegate`` command: :func:`main`, then the process ends without freeing what
+    the run made, object by object (tens of milliseconds on a large repository). Output is
+    flushed and ``atexit`` handlers run first, as on any exit; a process with other threads
+    still running, or whose output cannot be written, ends the usual way."""
+    code = main(last=True)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:
+            continue
+        try:
+            stream.flush()
+        except BrokenPipeError:  # the reader went away (changegate ... | head): as main says
+            continue
+        except OSError:  # a full disk, say: Python's own exit reports it, as always
+            raise SystemExit(code) from None
+    threading = sys.modules.get("threading")  # never imported: no other thread
+    if threading is not None and threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None, *, last: bool = False) -> int:
+    """Run the command line ``argv`` and give its exit code. ``last``: nothing runs in this
+    process afterwards (see :func:`entry`)."""
     status = ExitStatus()
     arguments = list(sys.argv[1:] if argv is None else argv)
     with error_handler(status):
@@ -128,10 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in _RUNS_ON:
             status.code = command(args.command).run(args, now)
         else:
-            with one_run():
+            with one_run(last=last):
                 status.code = command(args.command).run(args, now)
     return status.code
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()

@@ -20,16 +20,30 @@ _ONE_RUN: ContextVar[bool] = ContextVar("changegate_one_run", default=False)
 
 
 @contextmanager
-def one_run() -> Iterator[None]:
-    """A run whose loaded objects live as long as it does; at its end they are handed back
-    to the collector (``gc.unfreeze``), so that whatever runs next in the process can free
-    them."""
+def one_run(*, last: bool = False) -> Iterator[None]:
+    """A run whose loaded objects live as long as it does. At its end they are handed back
+    to the collector (``gc.unfreeze``) and what :func:`keep` held is let go, so that whatever
+    runs next in the process can free them; unless the run is the ``last`` thing its process
+    does (the command line, :func:`engine.cli.entry`), whose end frees everything at once."""
     token = _ONE_RUN.set(True)
     try:
         yield
     finally:
         _ONE_RUN.reset(token)
-        gc.unfreeze()
+        if not last:
+            gc.unfreeze()
+            _kept.clear()
+
+
+_kept: list[object] = []
+
+
+def keep(value: object) -> None:
+    """Within :func:`one_run`, hold ``value`` until the run ends: a run's documents and what
+    was derived from them take tens of milliseconds to free one by one, time a process that
+    ends with its run need not spend (outside a run, as in the App, nothing is held)."""
+    if _ONE_RUN.get():
+        _kept.append(value)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from engine import rules
+from engine import heap, rules
 from engine.documents.config import Config
 from engine.documents.loader import LoadedFile
 from engine.documents.model import KINDS, Document
@@ -84,6 +84,7 @@ class Judge:
         )
         if inventory is not None:
             self.__dict__["inventory"] = inventory
+        heap.keep(self)  # what it loads and derives is freed with the run, not before
 
     workspace: Workspace
     context: RequestContext

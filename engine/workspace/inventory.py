@@ -15,7 +15,7 @@ from engine.documents.model import Document, duplicate_names, file_finding, iden
 from engine.documents.schemas import SchemaSet
 from engine.errors import ConfigError, UsageError
 from engine.findings import Finding
-from engine.heap import collector_paused
+from engine.heap import collector_paused, keep
 from engine.paths import display_path, escapes, git_top, real
 from engine.workspace import semantics
 from engine.workspace.cache import Cache, Loaded, blob_id, shape
@@ -199,7 +199,7 @@ class Workspace:
         for document, finding in duplicate_names(documents):
             findings.append(finding)
             doubled.add(id(document))
-        return Inventory(
+        inventory = Inventory(
             documents=tuple(documents),
             valid=tuple(d for d in valid if id(d) not in doubled),
             findings=tuple(findings),
@@ -207,6 +207,8 @@ class Workspace:
             rules=frozenset(inventory_rules(documents)),
             named=frozenset(self.named(paths)) if paths else frozenset(),
         )
+        keep(inventory)  # freed with the run, not before (heap.py)
+        return inventory
 
     def load_files(
         self, files: Sequence[Found]

@@ -235,6 +235,77 @@ def test_python_dash_m_engine(entry: list[str]) -> None:
     assert "✓ allow: 11 documents" in result.stdout
 
 
+_ENTRY = (
+    "import atexit, sys, threading, time; from engine.cli import entry; "
+    "atexit.register(lambda: print('atexit ran', flush=True)); {setup}"
+    "sys.argv = ['changegate', *sys.argv[1:]]; entry()"
+)
+
+
+@pytest.mark.parametrize(
+    ("setup", "tail"),
+    [
+        ("", ["atexit ran"]),
+        # another thread still running: the process waits for it, as any Python exit does
+        (
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done', "
+            "flush=True))).start(); ",
+            ["thread done", "atexit ran"],
+        ),
+    ],
+)
+def test_the_command_ends_its_process_without_losing_anything(
+    setup: str, tail: list[str], tmp_path: Path
+) -> None:
+    """entry() ends the process at once (no freeing object by object), but only after the
+    output is flushed, the atexit handlers ran and no other thread is left."""
+    report = tmp_path / "verdict.json"
+    result = subprocess.run(
+        [sys.executable, "-c", _ENTRY.format(setup=setup), "check", str(EXAMPLES / "acme-shop"),
+         "--at", "2024-01-20T12:00:00Z", "--format", "json", "--output", str(report)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(report.read_text())["decision"] == "allow"
+    assert result.stdout.splitlines() == tail
+    unbuffered = subprocess.run(  # a pipe is block-buffered: what is left must be flushed
+        [sys.executable, "-c", _ENTRY.format(setup=""), "validate", str(EXAMPLES / "acme-shop")],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert unbuffered.returncode == 0
+    assert unbuffered.stdout.splitlines()[-2:] == [
+        "✓ allow: 11 documents from 11 files checked, no problems",
+        "atexit ran",
+    ]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """``changegate check | head``: the pipe closes before the report is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "check", str(EXAMPLES / "acme-shop"),
+         "--at", "2024-01-20T12:00:00Z", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    with process.stderr:
+        process.stdout.close()
+        error = process.stderr.read()
+    assert process.wait(timeout=60) == 0
+    assert error == b""
+
+
+def test_a_run_in_process_gives_back_what_it_held(cli, in_tmp: Path) -> None:
+    """main() without last (tests, a caller's own process) frees the run's objects after."""
+    import gc
+
+    from engine import heap
+
+    assert cli("check", EXAMPLES / "acme-shop", "--at", "2024-01-20T12:00:00Z").code == 0
+    assert heap._kept == []
+    assert gc.get_freeze_count() == 0
+
+
 def test_installed_command() -> None:
     command = Path(sys.executable).parent / "changegate"
     if not command.exists():

@@ -52,4 +52,5 @@ def test_hook_entry_runs_validate_on_the_files_pre_commit_passes(
     assert main([*args, str(bad.relative_to(ROOT))]) == 1
     assert "bad-enum.yaml:8:3" in capsys.readouterr().out
     assert hook["language"] == "python"
-    assert Path(ROOT / "pyproject.toml").read_text().count('changegate = "engine.cli:main"') == 1
+    # the installed command runs main (through entry, which ends the process after it)
+    assert Path(ROOT / "pyproject.toml").read_text().count('changegate = "engine.cli:entry"') == 1
