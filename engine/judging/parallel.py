@@ -81,36 +81,52 @@ class Loaded:
     rules: set[str]
 
 
-_Row = tuple[str, str, str, str, str | None]  # rule, outcome, severity, kind, name
+# an evaluation's outcome and severity, as one small number
+_CODES: Final = [(outcome, severity) for outcome in Outcome for severity in Severity]
+_CODE: Final = {pair: code for code, pair in enumerate(_CODES)}
+# a document's evaluations: its path ("" for none), kind, name, the rules, their codes
+_Packed = tuple[str, str, str | None, list[str], bytes]
 
 
 class Packed:
-    """A worker's evaluations as plain values (they pickle ten times faster than records of
-    enums and paths), grouped by file in the share's order, made records again only if a
-    report reads them (JUnit, SARIF, decision records); the rules that ran travel beside them,
-    for the verdict's count."""
+    """A worker's evaluations as plain values, a group per document in the share's order
+    (they pickle twenty times smaller than records of enums and paths), made records again
+    only if a report reads them (JUnit, SARIF, decision records); the rules that ran travel
+    beside them, for the verdict's count."""
 
     def __init__(self, evaluations: Sequence[Evaluation]) -> None:
-        self.files: list[tuple[str, list[_Row]]] = []  # path ("" for none), its evaluations
-        last: object = self  # no evaluation's path
+        self.documents: list[_Packed] = []
+        self.count = len(evaluations)
+        current: tuple[Path | None, str, str | None] | None = None
+        rules: list[str] = []
+        codes = bytearray()
         for e in evaluations:
-            if e.path != last:
-                last = e.path
-                self.files.append(("" if e.path is None else str(e.path), []))
-            self.files[-1][1].append((e.rule, e.outcome.value, e.severity.value, e.kind, e.name))
+            key = (e.path, e.kind, e.name)
+            if key != current:
+                self._add(current, rules, codes)
+                current, rules, codes = key, [], bytearray()
+            rules.append(e.rule)
+            codes.append(_CODE[e.outcome, e.severity])
+        self._add(current, rules, codes)
         self.ran = {e.rule for e in evaluations if e.outcome is not Outcome.SKIP}
 
-    def __len__(self) -> int:
-        return sum(len(rows) for _, rows in self.files)
+    def _add(
+        self, key: tuple[Path | None, str, str | None] | None, rules: list[str], codes: bytearray
+    ) -> None:
+        if key is not None:
+            path, kind, name = key
+            self.documents.append(
+                ("" if path is None else str(path), kind, name, rules, bytes(codes))
+            )
 
 
-def _unpacked(files: Iterator[tuple[str, list[_Row]]]) -> list[Evaluation]:
+def _unpacked(documents: Iterator[_Packed]) -> list[Evaluation]:
     records = []
-    for path, rows in files:
+    for path, kind, name, rules, codes in documents:
         where = Path(path) if path else None
         records += [
-            Evaluation(rule, Outcome(outcome), Severity(severity), kind, name, where)
-            for rule, outcome, severity, kind, name in rows
+            Evaluation(rule, *_CODES[code], kind, name, where)
+            for rule, code in zip(rules, codes, strict=True)
         ]
     return records
 
@@ -125,12 +141,12 @@ class Evaluations(Sequence[Evaluation]):
 
     def _all(self) -> list[Evaluation]:
         if self._records is None:
-            merged = heapq.merge(*(pack.files for pack in self._packs), key=lambda f: f[0])
+            merged = heapq.merge(*(pack.documents for pack in self._packs), key=lambda d: d[0])
             self._records = _unpacked(merged)
         return self._records
 
     def __len__(self) -> int:
-        return sum(len(pack) for pack in self._packs)
+        return sum(pack.count for pack in self._packs)
 
     def __getitem__(self, index: Any) -> Any:
         return self._all()[index]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,8 +54,9 @@ class Rule:
     description: str = ""
     index: int = 0  # position in spec.rules, for locating it in the file
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """``policy/rule``: one string per rule, so the records of a run share it."""
         return f"{self.policy}/{self.name}"
 
 
