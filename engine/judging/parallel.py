@@ -25,9 +25,9 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from engine.documents.model import Document, duplicate_message, schema_rule
 from engine.documents.sourcemap import Position, SourceMap
@@ -45,6 +45,7 @@ from engine.workspace.inventory import (
     unread,
 )
 
+_T = TypeVar("_T")
 MAX_WORKERS: Final = 4
 PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
 
@@ -359,6 +360,19 @@ def _everywhere(loaded: Sequence[Loaded]) -> list[Unread]:
     return in_order(found)
 
 
+def _gather(channels: Sequence[Connection], receive: Callable[[Connection], _T]) -> list[_T]:
+    """What each worker sends, in the workers' order, taken from whichever is ready first
+    (a worker waiting for the parent to read another would otherwise stand still)."""
+    received: dict[int, _T] = {}
+    pending = list(range(len(channels)))
+    while pending:
+        for channel in wait([channels[i] for i in pending]):
+            index = channels.index(channel)
+            received[index] = receive(channels[index])
+            pending.remove(index)
+    return [received[i] for i in range(len(channels))]
+
+
 def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
     context = multiprocessing.get_context("fork")
     shares = split(files, count)
@@ -372,11 +386,8 @@ def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
         channels.append(parent_end)
         processes.append(process)
     try:
-        loaded: list[Loaded] = []
-        blobs: list[bytes] = []
-        for channel in channels:
-            loaded.append(_receive(channel))
-            blobs.append(_receive_bytes(channel))
+        loaded: list[Loaded] = _gather(channels, _receive)
+        blobs: list[bytes] = _gather(channels, _receive_bytes)
         duplicates = _duplicates(loaded)
         everywhere = _everywhere(loaded)
         for worker, channel in enumerate(channels):
@@ -386,7 +397,7 @@ def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
             for other, blob in enumerate(blobs):
                 if other != worker:
                     channel.send_bytes(blob)  # relayed as is: the parent never unpickles it
-        judged: list[Judged] = [_receive(c) for c in channels]
+        judged: list[Judged] = _gather(channels, _receive)
     finally:
         for channel in channels:
             channel.close()
