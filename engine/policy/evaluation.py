@@ -7,7 +7,6 @@ An evaluation error is an ``error`` outcome that denies, with the CEL message an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,8 +25,6 @@ from engine.request.approvals import ApprovalSet
 from engine.request.context import RequestContext
 from engine.time.instants import format_instant
 from engine.workspace.inventory import Unread
-
-_READS_VARIABLES: Final = re.compile(r"\bvariables\b")
 
 # The CEL variables every policy sees (SPEC §4).
 CEL_VARIABLES: Final = {
@@ -191,8 +188,12 @@ class Evaluator:
                     records.append(self._skip(rule, document))
                 return False
         if policy.variables:
+            # Each binding converts the document for CEL again, so the variables are bound
+            # once, after the last, and before any that reads the ones computed so far.
             computed: dict[str, Any] = {}
             for i, (name, _) in enumerate(policy.variables):
+                if computed and compiled.reads_variables[i]:
+                    activation = self.backend.bind({**values, "variables": dict(computed)})
                 result = self._run(
                     compiled.programs[("spec", "variables", i, "expression")], activation
                 )
@@ -202,7 +203,7 @@ class Evaluator:
                         self._record_error(rule, document, problem, findings, records)
                     return True
                 computed[name] = plain(result)
-                activation = self.backend.bind({**values, "variables": computed})
+            activation = self.backend.bind({**values, "variables": computed})
         judged = False
         for rule in policy.rules:
             judged |= self._rule(compiled, rule, document, activation, findings, records)

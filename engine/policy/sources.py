@@ -307,6 +307,8 @@ class CompiledPolicy:
     uses_docs: bool
     uses_old: bool
     uses_operation: bool = False
+    # per variable, whether its expression may read earlier variables (names ``variables``)
+    reads_variables: tuple[bool, ...] = ()
 
 
 def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[CompiledPolicy]:
@@ -331,11 +333,17 @@ def compile_policies(policies: Sequence[Policy], backend: Backend) -> list[Compi
                 policy.uses("docs"),
                 policy.uses("oldObject"),
                 policy.uses("operation"),
+                tuple(bool(_NAMES_VARIABLES.search(e)) for _, e in policy.variables),
             )
         )
     if errors:
         raise ConfigError("CEL that does not compile:\n" + "\n".join(errors))
     return compiled
+
+
+# an expression that can see ``variables`` names it (CEL cannot reach a variable otherwise);
+# read from the raw text, string literals included: a mention too many only costs a binding
+_NAMES_VARIABLES: Final = re.compile(r"\bvariables\b")
 
 
 def _unknown_variable(path: FieldPath, expression: str, names: list[str]) -> CompileError | None:

@@ -141,6 +141,32 @@ def test_variables_read_earlier_variables(cli, repo: Path) -> None:
     assert check(cli)[0] == 0
 
 
+def test_each_variable_sees_exactly_the_ones_before_it(cli, repo: Path) -> None:
+    """Variables are bound for CEL only when needed (before one that names ``variables``, and
+    after the last): every variable still sees the ones before it, and the rules all."""
+    write(
+        repo / "policies" / "house.yaml",
+        policy(
+            "    - name: shows\n      severity: warn\n      expression: 'false'\n"
+            "      messageExpression: >-\n"
+            "        join(variables.d.map(x, string(x)), ',') + ' of ' +\n"
+            "        string(['a', 'b', 'c', 'd'].filter(n, n in variables).size())\n",
+            variables=(
+                "  variables:\n    - {name: a, expression: \"'b' in variables ? 1 : 0\"}\n"
+                "    - {name: b, expression: '1'}\n"
+                "    - {name: c, expression: \"'variables' == 'variables' ? 1 : 0\"}\n"
+                "    - name: d\n      expression: >-\n"
+                "        [variables.a, 'b' in variables ? 1 : 0, variables.c,\n"
+                "         'd' in variables ? 1 : 0]\n"
+            ),
+        ),
+    )
+    code, verdict, _ = check(cli)
+    assert code == 0
+    assert outcomes(verdict) == [("house/shows", "warn", "fail")]
+    assert verdict["findings"][0]["message"] == "0,1,1,0 of 4"
+
+
 def test_severity_expression_and_its_failure(cli, repo: Path) -> None:
     write(
         repo / "policies" / "house.yaml",
