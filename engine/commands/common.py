@@ -32,6 +32,15 @@ def add_output(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> Non
     parser.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
 
 
+def _stdout_to_nowhere() -> None:
+    """Send what is left in stdout's buffer, and anything later, to the null device, so that
+    no later flush fails again (as Python's documentation advises for a closed pipe)."""
+    with contextlib.suppress(OSError, ValueError):
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, sys.stdout.fileno())
+        os.close(nowhere)
+
+
 @contextlib.contextmanager
 def opened(args: argparse.Namespace) -> Iterator[TextIO]:
     """Where the report goes: stdout, or ``--output``, opened first (a bad path fails before
@@ -39,7 +48,13 @@ def opened(args: argparse.Namespace) -> Iterator[TextIO]:
     naming the path, never a traceback."""
     target: Path | None = getattr(args, "output", None)
     if target is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (changegate check | head): the rest of the report has
+            # nowhere to go, but the exit code is still the verdict's (a deny stays 1).
+            _stdout_to_nowhere()
         return
     if target.exists() and stat.S_ISFIFO(target.stat().st_mode):
         raise UsageError(f"--output {target}: a pipe would wait for a reader; write to a file")

@@ -279,10 +279,15 @@ def test_the_command_ends_its_process_without_losing_anything(
     ]
 
 
-def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
-    """``changegate check | head``: the pipe closes before the report is written."""
+@pytest.mark.parametrize(
+    ("context", "code"), [("pr-42-approved.yaml", 0), ("pr-42-self-approved.yaml", 1)]
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(context: str, code: int) -> None:
+    """``changegate check | head``: the pipe closes before the report is written. The exit
+    code is still the verdict's: under ``set -o pipefail`` a deny must not pass."""
     process = subprocess.Popen(
         [sys.executable, "-m", "engine", "check", str(EXAMPLES / "acme-shop"),
+         "--context", str(EXAMPLES / "acme-shop" / "contexts" / context),
          "--at", "2024-01-20T12:00:00Z", "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
@@ -291,7 +296,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     with process.stderr:
         process.stdout.close()
         error = process.stderr.read()
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == code
     assert error == b""
 
 
