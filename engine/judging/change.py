@@ -46,7 +46,7 @@ def change_since(base: Workspace, git: GitRepo, prefix: str) -> Change:
     """The paths the working tree changes against ``base.policies_from`` and the governed
     documents the base revision has in them."""
     ref = base.policies_from or "HEAD"
-    sha = git.resolve(ref)
+    sha = base.policies_commit or git.resolve(ref)
     paths = frozenset(
         p.removeprefix(prefix) for p in git.changed_since(sha) if p.startswith(prefix)
     )

@@ -127,7 +127,8 @@ class Judge:
             return folder_reader(self.workspace.root, self.workspace.boundary)(origin)
         if self.git is None:
             return []
-        return ref_reader(self.git, ref, self.targets.root_prefix)(origin)
+        commit = self.workspace.policies_commit
+        return ref_reader(self.git, ref, self.targets.root_prefix, commit)(origin)
 
     @cached_property
     def sources(self) -> Sources:
@@ -141,6 +142,7 @@ class Judge:
                 root=self.workspace.root,
                 boundary=self.workspace.boundary,
                 ref=self.workspace.policies_from,
+                commit=self.workspace.policies_commit,
                 git=self.git,
                 prefix=self.targets.root_prefix,
             ),

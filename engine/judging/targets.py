@@ -117,6 +117,8 @@ class Targets:
     def base_revision(self) -> str | None:
         """The commit a pull request is compared with (``--policies-from``, else the context's
         base), when the clone has it."""
+        if self.workspace.policies_commit is not None:
+            return self.workspace.policies_commit  # resolved when the run began
         pr = self.context.pull_request
         base = self.workspace.policies_from or (pr.base_sha if pr else None)
         if base is None or self.git is None or not self.git.has_commit(base):

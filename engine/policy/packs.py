@@ -216,14 +216,16 @@ def reader_for(
     ref: str | None,
     git: GitRepo | None,
     prefix: str,
+    commit: str | None = None,
 ) -> Callable[[str], list[LoadedFile]]:
     """The pack reader of a run: the lock of the working tree, or of ``ref`` (with
-    ``--policies-from``, the lock goes with the config and policies it comes with), checked
-    against the config's sources before anything is read."""
+    ``--policies-from``, the lock goes with the config and policies it comes with; at
+    ``commit``, what ``ref`` named when the run began), checked against the config's sources
+    before anything is read."""
     if ref is None:
         lock = read_lock(root, boundary)
     else:
-        lock = read_lock_at(git, ref, prefix) if git is not None else None
+        lock = read_lock_at(git, ref, prefix, commit) if git is not None else None
     return reader(checked(lock, origins), Cache(cache_root()))
 
 
@@ -240,9 +242,10 @@ def read_lock(root: Path, boundary: Path) -> Lock | None:
     return parse_lock(path.read_bytes(), path)
 
 
-def read_lock_at(git: GitRepo, ref: str, prefix: str) -> Lock | None:
-    """changegate.lock as the git ref ``ref`` has it (``--policies-from``)."""
-    sha = git.resolve(ref)
+def read_lock_at(git: GitRepo, ref: str, prefix: str, commit: str | None = None) -> Lock | None:
+    """changegate.lock as the git ref ``ref`` has it (``--policies-from``), at ``commit`` when
+    the run already resolved it."""
+    sha = commit or git.resolve(ref)
     data = git.read(sha, prefix + LOCK_FILE)
     return None if data is None else parse_lock(data, Path(f"{ref}:{prefix}{LOCK_FILE}"))
 

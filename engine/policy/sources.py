@@ -283,13 +283,16 @@ def folder_reader(root: Path, boundary: Path) -> Callable[[str], list[LoadedFile
     return read
 
 
-def ref_reader(git: GitRepo, ref: str, prefix: str) -> Callable[[str], list[LoadedFile]]:
-    """Reads a policy folder as the git ref ``ref`` has it (``--policies-from``); ``prefix``
-    is changegate's root from the git root."""
+def ref_reader(
+    git: GitRepo, ref: str, prefix: str, commit: str | None = None
+) -> Callable[[str], list[LoadedFile]]:
+    """Reads a policy folder as the git ref ``ref`` has it (``--policies-from``), at
+    ``commit`` when the run already resolved it; ``prefix`` is changegate's root from the git
+    root."""
 
     def read(origin: str) -> list[LoadedFile]:
         relative = _inner(origin)
-        sha = git.resolve(ref)
+        sha = commit or git.resolve(ref)
         folder = (prefix + relative).rstrip("/")
         return [
             load_bytes(data, Path(f"{ref}:{path}"))

@@ -30,7 +30,8 @@ def inventory_rules(documents: Sequence[Document]) -> set[str]:
     return {rules.PARSE, rules.ENVELOPE} | {rules.schema(d.kind) for d in documents}
 
 
-def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Config:
+def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> tuple[Config, str]:
+    """The config as the git ref ``ref`` has it, and the commit ``ref`` names now."""
     from engine.gitrepo import GitRepo
 
     repo = GitRepo.find(root)
@@ -44,8 +45,8 @@ def _config_at(ref: str, root: Path, config_file: Path | None, check: Any) -> Co
     finally:
         repo.close()
     if data is None:
-        return defaults()
-    return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check)
+        return defaults(), sha
+    return config_from(load_bytes(data, Path(f"{ref}:{relative}")), check), sha
 
 
 def _inside(config: Path, root: Path) -> None:
@@ -124,12 +125,15 @@ def of_kinds(entries: Sequence[Unread], kinds: Set[str]) -> list[tuple[Path, str
 @dataclass(frozen=True)
 class Workspace:
     """The repository a run reads: its root, its config and the schemas. ``policies_from`` is
-    the git ref the config, policies and waivers come from (a pull request's base), if any."""
+    the git ref the config, policies and waivers come from (a pull request's base), if any,
+    as given (for messages); ``policies_commit`` the commit it named when the run began, which
+    every read of that ref uses (one snapshot, however the ref moves meanwhile)."""
 
     root: Path
     config: Config
     schemas: SchemaSet
     policies_from: str | None = None
+    policies_commit: str | None = None
 
     @classmethod
     def open(
@@ -149,8 +153,9 @@ class Workspace:
         def check(document: Document) -> list[Finding]:
             return schemas.check(document) + semantics.check(document, defaults())
 
+        commit = None
         if policies_from is not None:
-            config = _config_at(policies_from, root, config_file, check)
+            config, commit = _config_at(policies_from, root, config_file, check)
         elif config_file is not None:
             if not config_file.is_file():
                 raise UsageError(f"--config {config_file}: no such file")
@@ -161,7 +166,13 @@ class Workspace:
             config = load_config(root / CONFIG_FILE, check)
         else:
             config = defaults()
-        return cls(root=root, config=config, schemas=schemas, policies_from=policies_from)
+        return cls(
+            root=root,
+            config=config,
+            schemas=schemas,
+            policies_from=policies_from,
+            policies_commit=commit,
+        )
 
     def governed(self, relative: str) -> bool:
         """Whether a path from the root is a governed document's (the config's globs)."""

@@ -295,6 +295,31 @@ def test_a_pull_request_that_weakens_the_policies_is_judged_by_the_base(
     assert ("governance/policy-change-approval", "waive-approvals") in failed(judged)
 
 
+def test_the_base_is_read_at_one_commit_however_the_ref_moves(
+    cli, git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Config, policies and lock come from the commit ``--policies-from`` named when the run
+    began: a push to the base during the run cannot lend it a looser policy."""
+    from engine.gitrepo import GitRepo as EngineGit
+
+    copy_example(git_repo.root)
+    git_repo.write(
+        "policies/justification.yaml", JUSTIFICATION_POLICY % "has(object.spec.justification)"
+    )
+    strict = git_repo.commit("require justifications")
+    git_repo.write("policies/justification.yaml", JUSTIFICATION_POLICY % "true")
+    loose = git_repo.commit("loosen it")  # main moves here while the run is under way
+    real = EngineGit.resolve
+    answers = iter([strict])
+
+    def moving(self: EngineGit, ref: str) -> str:
+        return next(answers, loose) if ref == "main" else real(self, ref)
+
+    monkeypatch.setattr(EngineGit, "resolve", moving)
+    _, judged = verdict_of(cli, git_repo.root, "--policies-from", "main")
+    assert ("justification/explained", "CHG-2024-0151") in failed(judged)  # it has none
+
+
 def test_a_repository_policy_may_not_shadow_a_builtin_one(cli, tmp_path: Path) -> None:
     shop = copy_example(tmp_path / "shop")
     (shop / "policies").mkdir(exist_ok=True)
