@@ -186,17 +186,19 @@ class Workspace:
     def files(self, paths: Sequence[Path] = (), *, repository: bool = False) -> list[Found]:
         """The files to load: the given paths, or the repository's documents, or both."""
         paths = self.explicit(paths)
-        found = {f.path: f for f in discover(self.root, self.config.selection, paths)}
+        found = discover(self.root, self.config.selection, paths)  # each file once
         if repository and paths:
+            merged = {f.path: f for f in found}
             for item in discover(self.root, self.config.selection, ()):
-                found.setdefault(item.path, item)
+                merged.setdefault(item.path, item)
+            found = list(merged.values())
         if not found:
             raise UsageError(
                 f"no governed documents in {self.root} (looked for "
                 f"{', '.join(self.config.include)}); run changegate in the repository root, "
                 "pass --repo, or set documents.include in changegate.yaml"
             )
-        return sorted(found.values(), key=lambda f: str(f.path))
+        return sorted(found, key=lambda f: str(f.path))
 
     def load(self, paths: Sequence[Path] = (), *, repository: bool = False) -> Inventory:
         """Load and check documents. With ``repository``, the whole repository is loaded
