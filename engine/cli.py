@@ -120,10 +120,14 @@ def parse_time(text: str, flag: str) -> datetime:
 
 def entry() -> NoReturn:
     """The ``changegate`` command: :func:`main`, then the process ends without freeing what
-    the run made, object by object (tens of milliseconds on a large repository). Output is
-    flushed and ``atexit`` handlers run first, as on any exit; a process with other threads
-    still running, or whose output cannot be written, ends the usual way."""
+    the run made, object by object (tens of milliseconds on a large repository). As on any
+    exit, the ``atexit`` handlers run and then the output is flushed; a process with other
+    threads still running, or whose output cannot be written, ends the usual way."""
     code = main(last=True)
+    threading = sys.modules.get("threading")  # never imported: no other thread
+    if threading is not None and threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()  # each runs once: a later usual exit does not run them again
     for stream in (sys.stdout, sys.stderr):
         if stream is None or stream.closed:
             continue
@@ -133,10 +137,6 @@ def entry() -> NoReturn:
             continue
         except OSError:  # a full disk, say: Python's own exit reports it, as always
             raise SystemExit(code) from None
-    threading = sys.modules.get("threading")  # never imported: no other thread
-    if threading is not None and threading.active_count() > 1:
-        raise SystemExit(code)
-    atexit._run_exitfuncs()
     os._exit(code)
 
 

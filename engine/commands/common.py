@@ -55,6 +55,10 @@ def opened(args: argparse.Namespace) -> Iterator[TextIO]:
             # The reader went away (changegate check | head): the rest of the report has
             # nowhere to go, but the exit code is still the verdict's (a deny stays 1).
             _stdout_to_nowhere()
+        except OSError as error:  # a full disk under a redirection, say
+            raise UsageError(
+                f"cannot write the report to standard output: {error.strerror or error}"
+            ) from None
         return
     if target.exists() and stat.S_ISFIFO(target.stat().st_mode):
         raise UsageError(f"--output {target}: a pipe would wait for a reader; write to a file")

@@ -300,6 +300,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(context: str, code: in
     assert error == b""
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_standard_output_on_a_full_disk_is_a_clear_error() -> None:
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "engine", "validate", str(EXAMPLES / "acme-shop")],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        "changegate: error: cannot write the report to standard output: "
+        "No space left on device\n"
+    )
+
+
 def test_a_run_in_process_gives_back_what_it_held(cli, in_tmp: Path) -> None:
     """main() without last (tests, a caller's own process) frees the run's objects after."""
     import gc
