@@ -209,7 +209,10 @@ def _judge_share(
     doubled = {key for key, *_ in duplicates}
     valid = [d for d in valid if (str(d.path), d.index) not in doubled]
     targets = [d for d in valid if plan.is_target(d.path)]
-    evaluator = plan.evaluator([*valid, *foreign], everywhere)
+    # in file order, as one process has them: what ties (two freezes of the same hours) is
+    # named in the same order whichever share owns which file
+    everything = sorted([*valid, *foreign], key=lambda d: (str(d.path), d.index))
+    evaluator = plan.evaluator(everything, everywhere)
     found, evaluations = evaluator.evaluate(targets, changed=lambda _: False)
     return Judged(
         findings=[*duplicate_findings, *found],

@@ -309,8 +309,7 @@ def test_standard_output_on_a_full_disk_is_a_clear_error() -> None:
         )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == (
-        "changegate: error: cannot write the report to standard output: "
-        "No space left on device\n"
+        "changegate: error: cannot write the report to standard output: No space left on device\n"
     )
 
 

@@ -119,6 +119,41 @@ def test_reports_of_every_evaluation_agree_across_processes(
     assert len(outputs[0]) > 50_000  # every evaluation (JUnit) or rule (SARIF) is in it
 
 
+def test_freezes_of_the_same_hours_in_two_shares_are_named_in_file_order(
+    cli, synthetic: Path, tmp_path: Path
+) -> None:
+    """Two freezes of the same day in neighbouring files (so in different shares): every
+    worker names them in file order, as one process does, whichever share owns which."""
+    import shutil
+
+    import yaml
+
+    repo = tmp_path / "repo"
+    shutil.copytree(synthetic, repo)
+    change = next(
+        data
+        for path in sorted((repo / "changes").glob("CHG-*.yaml"))
+        if (data := yaml.safe_load(path.read_text()))["spec"]["environment"] == "production"
+    )
+    day = str(change["spec"]["schedule"]["start"])[:10]
+    for name in ("tie-0", "tie-1"):  # neighbours in file order: never in the same share
+        write(
+            repo / "freezes" / f"{name}.yaml",
+            f"apiVersion: changegate/v1\nkind: FreezeWindow\nmetadata: {{name: {name}}}\n"
+            f"spec: {{level: hard, timezone: UTC, start: '{day}T00:00', end: '{day}T23:59',\n"
+            "       scope: {environments: [production]}}\n",
+        )
+    outputs = [verdict(cli, repo, "--jobs", jobs) for jobs in ("1", "2", "3")]
+    assert outputs[0] == outputs[1] == outputs[2]
+    both = [
+        f["message"]
+        for f in outputs[0]["findings"]  # type: ignore[attr-defined]
+        if f["document"]["name"] == change["metadata"]["name"] and "tie-0" in f["message"]
+    ]
+    assert len(both) == 1
+    assert both[0].index("tie-0") < both[0].index("tie-1")
+
+
 @pytest.mark.parametrize("how", ["invalid", "named twice"])
 def test_what_no_share_could_read_leaves_every_share_closed(cli, tmp_path: Path, how: str) -> None:
     """An invalid freeze or incident in one share (or two of one name): the change and the
