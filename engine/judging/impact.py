@@ -104,9 +104,30 @@ def compute(
             d for d in before.inventory.valid if selected(d.path) and identity(d) in present
         ]
         facts = Facts(before.targets, frozenset(base.root / p for p in change.paths))
-        old = _states(before, _evaluator(before, before, facts), base_documents, facts)
-        new = _states(after, _evaluator(after, before, facts), documents, facts)
+        from engine.judging import parallel  # multiprocessing costs ~20 ms to import
+
+        count = parallel.workers(options.jobs, len(documents))
+        old = _states_of(before, _evaluator(before, before, facts), base_documents, facts, count)
+        new = _states_of(after, _evaluator(after, before, facts), documents, facts, count)
     return _difference(change.ref, documents, old, new)
+
+
+def _states_of(
+    judge: Judge, evaluator: Evaluator, documents: Sequence[Document], facts: Facts, count: int
+) -> State:
+    """:func:`_states`, on ``count`` processes when that pays: the documents are loaded and
+    the evaluator built here, so the workers share them and send back only their states (a
+    document's states are its own: the shares' never meet)."""
+    if count < 2:
+        return _states(judge, evaluator, documents, facts)
+    from engine.judging import parallel
+
+    merged: State = {}
+    for part in parallel.in_processes(
+        lambda share: _states(judge, evaluator, share, facts), documents, count
+    ):
+        merged.update(part)
+    return merged
 
 
 def _evaluator(judge: Judge, base: Judge, facts: Facts) -> Evaluator:

@@ -22,7 +22,8 @@ import os
 import pickle
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -45,6 +46,7 @@ from engine.workspace.inventory import (
     unread,
 )
 
+_S = TypeVar("_S")
 _T = TypeVar("_T")
 MAX_WORKERS: Final = 4
 PARALLEL_FROM: Final = 2_000  # files; below this, starting processes costs more than it saves
@@ -110,9 +112,20 @@ def workers(jobs: int | None, files: int) -> int:
     return min(cores, MAX_WORKERS)
 
 
-def split(files: Sequence[Found], count: int) -> list[list[Found]]:
+def split(files: Sequence[_S], count: int) -> list[list[_S]]:
     """Every ``count``-th file to each share: folders (and kinds) spread evenly."""
     return [list(files[i::count]) for i in range(count)]
+
+
+def in_processes(work: Callable[[list[_S]], _T], items: Sequence[_S], count: int) -> list[_T]:
+    """``work`` on every ``count``-th item, in ``count`` forked processes that share what
+    this one holds (only the results travel back, pickled); the results in the shares' order."""
+
+    def run(share: list[_S], connection: Connection) -> None:
+        _answering(connection, lambda: connection.send(work(share)))
+
+    with _forked(run, split(items, count)) as channels:
+        return _gather(channels, _receive)
 
 
 _SHARED_SPEC: Final = {
@@ -151,15 +164,20 @@ def _documents(blob: bytes) -> list[Document]:
     ]
 
 
-def _work(plan: Plan, files: list[Found], connection: Connection) -> None:
-    """A worker: load and validate its share, exchange the index, judge its targets."""
+def _answering(connection: Connection, body: Callable[[], None]) -> None:
+    """A worker's life: ``body``, or the traceback of its failure sent instead."""
     try:
         with collector_paused():  # what a worker makes lives until it ends (heap.py)
-            _exchange_and_judge(plan, files, connection)
+            body()
     except BaseException:
         connection.send(WorkerError(f"a worker failed:\n{traceback.format_exc()}"))
     finally:
         connection.close()
+
+
+def _work(plan: Plan, files: list[Found], connection: Connection) -> None:
+    """A worker: load and validate its share, exchange the index, judge its targets."""
+    _answering(connection, lambda: _exchange_and_judge(plan, files, connection))
 
 
 def _exchange_and_judge(plan: Plan, files: list[Found], connection: Connection) -> None:
@@ -302,19 +320,35 @@ def _gather(channels: Sequence[Connection], receive: Callable[[Connection], _T])
     return [received[i] for i in range(len(channels))]
 
 
-def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
+@contextmanager
+def _forked(
+    target: Callable[[_S, Connection], None], shares: Sequence[_S]
+) -> Iterator[list[Connection]]:
+    """A forked process per share running ``target(share, connection)``, and the parent's
+    ends of their connections; on leaving, the connections are closed and the workers reaped."""
     context = multiprocessing.get_context("fork")
-    shares = split(files, count)
     channels = []
     processes = []
-    for share in shares:
-        parent_end, child_end = context.Pipe()
-        process = context.Process(target=_work, args=(plan, share, child_end), daemon=True)
-        process.start()
-        child_end.close()
-        channels.append(parent_end)
-        processes.append(process)
     try:
+        for share in shares:
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=target, args=(share, child_end), daemon=True)
+            process.start()
+            child_end.close()
+            channels.append(parent_end)
+            processes.append(process)
+        yield channels
+    finally:
+        for channel in channels:
+            channel.close()
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():  # pragma: no cover - only if a worker hangs
+                process.kill()
+
+
+def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
+    with _forked(lambda share, end: _work(plan, share, end), split(files, count)) as channels:
         loaded: list[Loaded] = _gather(channels, _receive)
         blobs: list[bytes] = _gather(channels, _receive_bytes)
         duplicates = _duplicates(loaded)
@@ -327,13 +361,6 @@ def judge_in_parallel(plan: Plan, files: Sequence[Found], count: int) -> Shares:
                 if other != worker:
                     channel.send_bytes(blob)  # relayed as is: the parent never unpickles it
         judged: list[Judged] = _gather(channels, _receive)
-    finally:
-        for channel in channels:
-            channel.close()
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():  # pragma: no cover - only if a worker hangs
-                process.kill()
     labels: dict[tuple[str, str | None], dict[str, str]] = {}
     for result in judged:
         labels.update(result.labels)

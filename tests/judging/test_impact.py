@@ -5,6 +5,7 @@ main`` and ``changegate impact --base main``, on both CEL backends."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,22 @@ def test_both_backends_give_one_impact(cli, repo: GitRepo) -> None:
     first, second = (_impact(cli, repo, backend) for backend in BACKENDS)
     assert first == second
     assert first["newlyDenied"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
+def test_several_processes_give_one_impact(cli, repo: GitRepo) -> None:
+    """The preview judges its documents on several processes when asked (or for thousands
+    of files): every list is the one process's, entry for entry."""
+    repo.write(
+        "policies/risk.yaml",
+        _policy("!(object.spec.risk in ['high', 'critical'])", "object.spec.risk != 'low'"),
+    )
+    repo.write("freezes/launch.yaml", FREEZE.replace("2024-02-0", "2024-03-0"))
+    one, two, three = (_impact(cli, repo, BACKENDS[0], "--jobs", n) for n in ("1", "2", "3"))
+    assert one == two == three
+    assert one["newlyDenied"]
+    assert one["noLongerDenied"]
+    assert one["newlyWarned"]
 
 
 def test_the_text_markdown_sarif_and_junit_reports_show_it(cli, repo: GitRepo) -> None:

@@ -96,6 +96,22 @@ def test_a_failing_worker_is_an_internal_error(cli, synthetic: Path, monkeypatch
     assert "RuntimeError: disk on fire" in result.err
 
 
+def test_work_in_processes_comes_back_in_the_shares_order_or_fails_loudly() -> None:
+    assert parallel.in_processes(lambda share: [n * n for n in share], range(7), 3) == [
+        [0, 9, 36],
+        [1, 16],
+        [4, 25],
+    ]
+
+    def broken(share: list[int]) -> int:
+        if 2 in share:
+            raise RuntimeError("disk on fire")
+        return len(share)
+
+    with pytest.raises(parallel.WorkerError, match="RuntimeError: disk on fire"):
+        parallel.in_processes(broken, range(6), 2)
+
+
 def test_shares_take_every_nth_file() -> None:
     """Each share gets its part of every folder: a folder of costly kinds is not one share's."""
     assert parallel.split([Path(str(i)) for i in range(5)], 2) == [
