@@ -259,8 +259,8 @@ class Judge:
         is the better choice (a pull request, named documents: the verdict describes them, a
         small repository, policies reading docs)."""
         jobs = self.options.jobs
-        if jobs == 1 or not self.targets.judged_all:
-            return None
+        if jobs == 1 or not self.targets.judged_all or self.targets.changed_governed:
+            return None  # deletions are found and judged in one process
         files = self.workspace.files(repository=True)
         from engine.judging import parallel  # multiprocessing costs ~20 ms to import
 

@@ -240,7 +240,8 @@ class Targets:
         found = []
         prefix = self.root_prefix
         governed = self.workspace.governed
-        for path in sorted(self.changed_paths or ()):
+        changed = self.changed_paths
+        for path in sorted(changed if changed is not None else self._changed_by_git()):
             if prefix and path.startswith(prefix):
                 local = path[len(prefix) :]
             elif prefix and governed(path):
@@ -250,6 +251,15 @@ class Targets:
             if governed(local):
                 found.append((path, local))
         return found
+
+    def _changed_by_git(self) -> frozenset[str]:
+        """A pull request whose context lists no changed files: what git says the working tree
+        changes against the base revision, so that a document it deletes is still judged as
+        deleted (a hand-written context outside GitHub often lists none). Nothing outside a
+        pull request, or without a base to compare with."""
+        if self.context.event not in PULL_EVENTS or self.base_revision is None or not self.git:
+            return frozenset()
+        return self.git.changed_since(self.base_revision)
 
     def deleted(self, inventory: Inventory) -> tuple[list[Document], list[Finding]]:
         """The documents the pull request deletes (judged with ``object`` null), and a finding

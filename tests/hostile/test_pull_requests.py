@@ -166,6 +166,27 @@ def test_deleting_a_freeze_needs_a_window_owner(cli, tmp_path: Path, shop: Shop)
     )
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_deletion_is_judged_when_the_context_lists_no_changed_files(
+    cli, tmp_path: Path, shop: Shop, jobs: str
+) -> None:
+    """A hand-written context (CI outside GitHub) may leave changedFiles out: git then tells
+    what the pull request changes against its base, and a deleted freeze still needs its
+    owner, on one process or several."""
+    shop.remove(HOLIDAY)
+    head = shop.head()
+    path = context(tmp_path / "c.json", [HOLIDAY], head, shop.base)
+    data = json.loads(path.read_text())
+    del data["pullRequest"]["changedFiles"]
+    path.write_text(json.dumps(data))
+    code, verdict = judged(cli, shop.root, path, "--jobs", jobs)
+    assert code == 1
+    assert ("governance/window-change-approval", "holiday-freeze") in failing(verdict)
+    assert "deleting FreezeWindow holiday-freeze" in message(
+        verdict, "governance/window-change-approval"
+    )
+
+
 def test_a_policy_owner_may_approve_deleting_a_freeze(cli, tmp_path: Path, shop: Shop) -> None:
     shop.remove(HOLIDAY)
     head = shop.head()
